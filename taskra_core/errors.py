@@ -1,0 +1,75 @@
+"""Every error Taskra raises on purpose, in one tree.
+
+::
+
+    TaskraError                      base: catch this to catch everything Taskra raises
+     ├── ConfigurationError          a setting is missing or malformed
+     ├── StartupError                plugins or registries are inconsistent at start-up
+     │    └── PluginError            a plugin failed to load or implements an unknown hook
+     ├── DatabaseError               the database is unreachable or its schema is behind
+     ├── CryptoError
+     │    ├── DecryptionError        a ciphertext was tampered with, or no key can open it
+     │    └── PasswordTooLong        bcrypt only reads 72 bytes; longer is refused, not cut
+     ├── JobError
+     │    ├── UnknownJobKind         no handler is registered for a job's kind
+     │    └── LeaseLost              another worker took over a job whose lease ran out
+     ├── NotFound                    a record does not exist (in this store)
+     └── InvalidInput                bad input; nothing was changed
+
+Messages say what happened and what to do about it. Mapping errors to HTTP statuses happens
+only in the web shell (``taskra_shopify``); the core never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class TaskraError(Exception):
+    """Base class of every error Taskra raises on purpose."""
+
+
+class ConfigurationError(TaskraError):
+    """A setting is missing or malformed. The message names the environment variable."""
+
+
+class StartupError(TaskraError):
+    """Plugins or registries are inconsistent, so Taskra refuses to start."""
+
+
+class PluginError(StartupError):
+    """A plugin could not be loaded, or it implements a hook that does not exist."""
+
+
+class DatabaseError(TaskraError):
+    """The database cannot be reached, or its schema needs ``taskra db upgrade``."""
+
+
+class CryptoError(TaskraError):
+    """Encryption, decryption or password hashing failed."""
+
+
+class DecryptionError(CryptoError):
+    """A stored secret cannot be decrypted: tampered with, bound elsewhere, or an unknown key."""
+
+
+class PasswordTooLong(CryptoError):
+    """bcrypt reads only the first 72 bytes of a password; Taskra refuses longer ones."""
+
+
+class JobError(TaskraError):
+    """A problem with the durable job queue."""
+
+
+class UnknownJobKind(JobError):
+    """No handler is registered for this job kind; is the plugin that owns it installed?"""
+
+
+class LeaseLost(JobError):
+    """The job's lease expired and another worker claimed it; this run's result is discarded."""
+
+
+class NotFound(TaskraError):
+    """The record does not exist, or does not belong to this store."""
+
+
+class InvalidInput(TaskraError):
+    """The input is malformed; nothing was changed."""

@@ -1,0 +1,88 @@
+"""The typed async facade over the plugin manager: the only caller of ``pm.hook.*``.
+
+Services depend on :class:`Hooks`, never on pluggy. Each hook gets one typed method here;
+implementations may return plain values or awaitables and the facade awaits them in order.
+Single-owner hooks walk the implementations themselves (pluggy's ``firstresult`` would stop at
+the first coroutine, since a coroutine is never ``None``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from taskra_core.app import Taskra
+    from taskra_core.jobs import Job
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Return ``value``, awaiting it first if it is awaitable."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class Hooks:
+    """One typed method per hook. See ``docs/plugin_hooks.md`` for what each one means."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    # --- machinery -----------------------------------------------------------------------
+
+    async def _collect(self, name: str, **kwargs: Any) -> list[Any]:
+        caller = getattr(self.pm.hook, name)
+        return [await await_me_maybe(result) for result in caller(**kwargs)]
+
+    async def _first(self, name: str, **kwargs: Any) -> Any:
+        caller: pluggy.HookCaller = getattr(self.pm.hook, name)
+        # get_hookimpls() lists in ascending priority; pluggy calls from the end.
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            args = {arg: kwargs[arg] for arg in impl.argnames}
+            result = await await_me_maybe(impl.function(**args))
+            if result is not None:
+                return result
+        return None
+
+    # --- CLI -----------------------------------------------------------------------------
+
+    def register_commands(self, cli: click.Group) -> None:
+        # Sync: click builds its command tree before any event loop exists.
+        self.pm.hook.register_commands(cli=cli)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def startup(self, taskra: Taskra) -> None:
+        await self._collect("startup", taskra=taskra)
+
+    async def shutdown(self, taskra: Taskra) -> None:
+        await self._collect("shutdown", taskra=taskra)
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    async def register_jobs(self, register: Callable[..., None]) -> None:
+        await self._collect("register_jobs", register=register)
+
+    async def job_retry_delay(self, taskra: Taskra, job: Job, error: BaseException) -> float:
+        delay = await self._first("job_retry_delay", taskra=taskra, job=job, error=error)
+        if delay is None:  # only when every implementation, the default included, passed
+            return taskra.settings.job_backoff_base_seconds
+        return float(delay)
+
+    # --- generic access for shell hooks --------------------------------------------------
+
+    async def collect(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call a collect hook added by another hookspec module (e.g. the web shell's).
+
+        Extensions of the facade (``taskra_shopify.hooks``) go through this method, so this
+        module stays the only place that touches ``pm.hook``.
+        """
+        return await self._collect(name, **kwargs)

@@ -1,0 +1,105 @@
+"""Every hook of Taskra's core, documented: when it fires, what it receives, what it returns.
+
+Plugins implement these with ``from taskra_core import hookimpl``. Implementations may take
+any subset of a hook's arguments, and may be ``async def`` or return an awaitable: the typed
+facade in :mod:`taskra_core.hooks` awaits results. Nothing calls ``pm.hook.*`` but that facade.
+
+Kinds of hook, and when each is used:
+
+- **collect** (the default): every implementation runs, in plugin order. Used for events
+  (``startup``) and for registries, which receive a ``register`` callback so the core owns
+  validation and refuses duplicates.
+- **single owner**: the first implementation that returns something other than ``None``
+  decides; built-in behaviour is a default plugin marked ``trylast`` so an installed plugin
+  wins. (pluggy's ``firstresult`` cannot see through coroutines, so the facade walks the
+  implementations itself; these specs are therefore *not* marked ``firstresult``.)
+- **wrappers** (``@hookimpl(wrapper=True)``) for cross-cutting concerns around a sync hook.
+
+Hooks that only make sense with the web shell live in ``taskra_shopify.hookspecs`` and are
+added to the same plugin manager through :func:`register_hookspecs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:
+    import click
+
+    from taskra_core.app import Taskra
+    from taskra_core.jobs import Job
+
+hookspec = HookspecMarker("taskra")
+hookimpl = HookimplMarker("taskra")
+
+
+# --- plugin manager set-up -------------------------------------------------------------------
+
+
+@hookspec
+def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
+    """Add another module of hook specifications to the plugin manager.
+
+    Fires once, while the plugin manager is built, before unknown implementations are
+    rejected. Call ``register(module)`` with a module of ``@hookspec`` functions. The web
+    shell uses it for its own hooks (``register_routes``).
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``taskra`` command line.
+
+    Fires when the CLI starts, before arguments are parsed. Add commands with
+    ``@cli.command()`` or ``cli.add_command(...)``; a command receives the CLI context, whose
+    ``obj`` holds the :class:`~taskra_core.settings.Settings`. Returns nothing.
+    """
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+@hookspec
+def startup(taskra: Taskra) -> Any:
+    """Called at the end of ``await taskra.startup()``, once registries are built.
+
+    The database is reachable and migrated (when auto-migrate is on). Open clients or warm
+    caches here. May return an awaitable. Return value ignored.
+    """
+
+
+@hookspec
+def shutdown(taskra: Taskra) -> Any:
+    """Called at the start of ``await taskra.shutdown()``, before the database is closed.
+
+    Close what ``startup`` opened. May return an awaitable. Return value ignored.
+    """
+
+
+# --- durable jobs ----------------------------------------------------------------------------
+
+
+@hookspec
+def register_jobs(register: Callable[..., None]) -> Any:
+    """Register handlers for durable job kinds.
+
+    Fires during ``taskra.startup()``. Call
+    ``register(kind, handler, *, max_attempts=None, lease_seconds=None)`` where ``handler`` is
+    ``async def handler(ctx: JobContext) -> None``. A handler must be idempotent: it can run
+    again after a crash. Its database writes through ``ctx.session`` commit in the same
+    transaction that marks the job done. Registering a kind twice is a start-up error.
+    """
+
+
+@hookspec
+def job_retry_delay(taskra: Taskra, job: Job, error: BaseException) -> float | None:
+    """Decide how many seconds to wait before retrying a job that raised ``error``.
+
+    Fires after a failed attempt that has attempts left. Single owner: the first
+    implementation returning a number decides; return ``None`` to leave the decision to
+    others. The built-in default is exponential backoff with jitter.
+    """

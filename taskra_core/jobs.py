@@ -1,0 +1,347 @@
+"""Durable jobs: a table in the application database, on SQLite and PostgreSQL alike.
+
+State machine::
+
+    queued ──claim──▶ running ──handler ok──▶ done
+      ▲                  │
+      │   attempts left  │ handler raised, or lease expired (worker crashed)
+      └──────────────────┤
+                         └── no attempts left ──▶ dead   (``taskra jobs retry`` requeues)
+
+- **Enqueue inside the caller's transaction**: a job exists if and only if the work that asked
+  for it committed. An ``idempotency_key`` makes a second enqueue return the first job.
+- **Leases**: a claim reserves a job until ``lease_until`` under a fresh ``lease_token``. If
+  the worker dies, the lease runs out and another worker claims the job again.
+- **Exactly-once effects**: a handler's database writes go through ``ctx.session`` and commit
+  in the same transaction that marks the job done, fenced on the lease token. A worker that
+  lost its lease cannot commit, so its writes roll back. Side effects outside the database
+  must carry an idempotency key (the job id is a good one).
+- Claims use one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
+  statement; SQLite ignores the locking clause and serializes writers instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskra_core.clock import Clock
+from taskra_core.db import Database
+from taskra_core.errors import InvalidInput, LeaseLost, StartupError
+from taskra_core.logs import mask_text
+from taskra_core.models import JobRecord
+
+if TYPE_CHECKING:
+    from taskra_core.app import Taskra
+    from taskra_core.settings import Settings
+
+JOB_STATES = ("queued", "running", "done", "dead")
+MAX_ERROR_CHARS = 2000
+T = JobRecord.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed job, as a handler sees it."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    store_id: int | None
+    lease_token: str
+    lease_until: datetime
+    idempotency_key: str | None
+
+
+@dataclass
+class JobContext:
+    """What a handler receives: the job, the core, and the session its writes go through."""
+
+    taskra: Taskra
+    job: Job
+    session: AsyncSession
+
+
+JobHandler = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    kind: str
+    handler: JobHandler
+    max_attempts: int | None = None
+    lease_seconds: float | None = None
+
+
+class JobRegistry:
+    """Handlers by job kind, filled through the ``register_jobs`` hook."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, JobSpec] = {}
+
+    def register(
+        self,
+        kind: str,
+        handler: JobHandler,
+        *,
+        max_attempts: int | None = None,
+        lease_seconds: float | None = None,
+    ) -> None:
+        if not kind or not isinstance(kind, str):
+            raise StartupError(f"Job kind must be a non-empty string, got {kind!r}.")
+        if kind in self._specs:
+            raise StartupError(
+                f"Job kind {kind!r} is registered twice; two plugins claim it. "
+                "Disable one with TASKRA_DISABLE_PLUGINS."
+            )
+        if not callable(handler):
+            raise StartupError(f"Handler for job kind {kind!r} is not callable.")
+        self._specs[kind] = JobSpec(kind, handler, max_attempts, lease_seconds)
+
+    def get(self, kind: str) -> JobSpec | None:
+        return self._specs.get(kind)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted(self._specs))
+
+
+class JobQueue:
+    """Enqueue, claim, complete, fail and inspect jobs."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        # Set after a transaction that enqueued a job commits, so an in-process worker
+        # starts it at once instead of at its next poll.
+        self.wakeup = asyncio.Event()
+
+    # --- producing -----------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        store_id: int | None = None,
+        idempotency_key: str | None = None,
+        delay: float = 0.0,
+        max_attempts: int | None = None,
+    ) -> int:
+        """Add a job in ``session``'s transaction and return its id (commit is the caller's).
+
+        With an ``idempotency_key`` that is already queued or done, nothing is added and the
+        existing job's id is returned.
+        """
+        payload = payload or {}
+        try:
+            json.dumps(payload)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"Job payload for {kind!r} must be JSON-serializable: {exc}"
+            ) from exc
+        now = self.clock.now()
+        values = {
+            "kind": kind,
+            "payload": payload,
+            "store_id": store_id,
+            "idempotency_key": idempotency_key,
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": max_attempts or self.settings.job_max_attempts,
+            "run_after": now + timedelta(seconds=delay),
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(T).values(**values)
+        if idempotency_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        job_id = (await session.execute(stmt.returning(T.c.id))).scalar_one_or_none()
+        if job_id is None:
+            existing = select(T.c.id).where(T.c.idempotency_key == idempotency_key)
+            job_id = (await session.execute(existing)).scalar_one()
+        event.listen(session.sync_session, "after_commit", self._wake, once=True)
+        return int(job_id)
+
+    def _wake(self, _session: Any) -> None:
+        self.wakeup.set()
+
+    # --- consuming -----------------------------------------------------------------------
+
+    async def claim(
+        self,
+        worker_id: str,
+        kinds: Sequence[str],
+        limit: int,
+        lease_seconds: dict[str, float] | None = None,
+    ) -> list[Job]:
+        """Atomically reserve up to ``limit`` due jobs of ``kinds`` for ``worker_id``."""
+        if not kinds or limit < 1:
+            return []
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        due = (
+            select(T.c.id)
+            .where(
+                T.c.kind.in_(kinds),
+                or_(
+                    and_(T.c.state == "queued", T.c.run_after <= now),
+                    and_(T.c.state == "running", T.c.lease_until < now),
+                ),
+            )
+            .order_by(T.c.run_after, T.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        default_lease = timedelta(seconds=self.settings.job_lease_seconds)
+        stmt = (
+            update(T)
+            .where(T.c.id.in_(due.scalar_subquery()))
+            .values(
+                state="running",
+                attempts=T.c.attempts + 1,
+                lease_token=token,
+                locked_by=worker_id,
+                lease_until=now + default_lease,
+                updated_at=now,
+            )
+            .returning(T)
+        )
+        async with self.db.transaction() as session:
+            rows = (await session.execute(stmt)).mappings().all()
+            jobs = [self._job(row) for row in rows]
+            # Kinds with their own lease length get it in the same transaction.
+            for job in jobs:
+                seconds = (lease_seconds or {}).get(job.kind)
+                if seconds is not None:
+                    until = now + timedelta(seconds=seconds)
+                    await session.execute(
+                        update(T).where(T.c.id == job.id).values(lease_until=until)
+                    )
+                    object.__setattr__(job, "lease_until", until)
+        return sorted(jobs, key=lambda job: job.id)
+
+    @staticmethod
+    def _job(row: Any) -> Job:
+        return Job(
+            id=row["id"],
+            kind=row["kind"],
+            payload=dict(row["payload"] or {}),
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            store_id=row["store_id"],
+            lease_token=row["lease_token"],
+            lease_until=row["lease_until"],
+            idempotency_key=row["idempotency_key"],
+        )
+
+    def _fenced(self, job: Job) -> Any:
+        return update(T).where(
+            T.c.id == job.id, T.c.lease_token == job.lease_token, T.c.state == "running"
+        )
+
+    async def complete(self, session: AsyncSession, job: Job) -> None:
+        """Mark ``job`` done inside the handler's transaction; raise :class:`LeaseLost` if
+        another worker has taken it over (the caller then rolls everything back)."""
+        now = self.clock.now()
+        result = await session.execute(
+            self._fenced(job).values(
+                state="done", finished_at=now, updated_at=now, lease_until=None, lease_token=None
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(f"Job {job.id} was taken over by another worker; result discarded.")
+
+    async def fail(self, job: Job, error: BaseException | str, retry_in: float) -> str:
+        """Record a failed attempt: requeue after ``retry_in`` seconds, or bury it as dead.
+
+        Returns the new state (``queued`` or ``dead``), or ``""`` if the lease was lost.
+        """
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        text = mask_text(text)[:MAX_ERROR_CHARS]
+        now = self.clock.now()
+        state = "dead" if job.attempts >= job.max_attempts else "queued"
+        values: dict[str, Any] = {
+            "state": state,
+            "last_error": text,
+            "lease_until": None,
+            "lease_token": None,
+            "locked_by": None,
+            "updated_at": now,
+        }
+        if state == "dead":
+            values["finished_at"] = now
+        else:
+            values["run_after"] = now + timedelta(seconds=max(retry_in, 0.0))
+        async with self.db.transaction() as session:
+            result = await session.execute(self._fenced(job).values(**values))
+        return state if result.rowcount == 1 else ""  # type: ignore[attr-defined]
+
+    async def release(self, job: Job) -> None:
+        """Give a claimed job back untouched (graceful shutdown): the attempt does not count."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            await session.execute(
+                self._fenced(job).values(
+                    state="queued",
+                    attempts=T.c.attempts - 1,
+                    run_after=now,
+                    lease_until=None,
+                    lease_token=None,
+                    locked_by=None,
+                    updated_at=now,
+                )
+            )
+
+    # --- operating -----------------------------------------------------------------------
+
+    async def list(
+        self, *, state: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[JobRecord]:
+        if state is not None and state not in JOB_STATES:
+            raise InvalidInput(f"Unknown job state {state!r}; use one of {', '.join(JOB_STATES)}.")
+        stmt = select(JobRecord).order_by(JobRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+        if state is not None:
+            stmt = stmt.where(JobRecord.state == state)
+        if kind is not None:
+            stmt = stmt.where(JobRecord.kind == kind)
+        async with self.db.session() as session:
+            return list((await session.scalars(stmt)).all())
+
+    async def counts(self) -> dict[str, int]:
+        stmt = select(T.c.state, func.count()).group_by(T.c.state)
+        async with self.db.session() as session:
+            rows = (await session.execute(stmt)).all()
+        return {state: 0 for state in JOB_STATES} | {row[0]: int(row[1]) for row in rows}
+
+    async def retry(self, ids: Iterable[int] = (), *, all_dead: bool = False) -> int:
+        """Requeue dead jobs (by id, or all of them) with a fresh set of attempts."""
+        ids = list(ids)
+        if not ids and not all_dead:
+            raise InvalidInput("Name the job ids to retry, or pass --all-dead.")
+        now = self.clock.now()
+        stmt = update(T).where(T.c.state == "dead")
+        if ids:
+            stmt = stmt.where(T.c.id.in_(ids))
+        stmt = stmt.values(
+            state="queued", attempts=0, run_after=now, finished_at=None, updated_at=now
+        )
+        async with self.db.transaction() as session:
+            result = await session.execute(stmt)
+        self.wakeup.set()
+        return int(result.rowcount)  # type: ignore[attr-defined]

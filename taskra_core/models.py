@@ -1,0 +1,303 @@
+"""The core schema (DESIGN section 3) as SQLModel tables.
+
+Every table that holds a store's data carries ``store_id``, and every query filters on it:
+one store must never see another's rows. Timestamps are aware UTC (:class:`UTCDateTime`).
+Secrets are stored only as ciphertext (``*_enc`` columns, see :mod:`taskra_core.crypto`).
+Later features change this schema only through migrations; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from taskra_core.db import UTCDateTime
+
+# Named constraints, so migrations (and SQLite's batch mode) can refer to them by name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _pk() -> Any:
+    return Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+
+
+def _store_fk(*, nullable: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(
+            BigId, ForeignKey("stores.id", ondelete="CASCADE"), nullable=nullable, index=True
+        ),
+    )
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(
+            BigId, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True
+        ),
+    )
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_type=UTCDateTime,
+        nullable=nullable,
+        index=index,  # type: ignore[call-overload]
+    )
+
+
+def _json(default_factory: Any = dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)  # type: ignore[call-overload]
+
+
+class Store(SQLModel, table=True):
+    __tablename__ = "stores"
+
+    id: int | None = _pk()
+    domain: str = Field(max_length=255, unique=True, index=True)
+    name: str = Field(default="", max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    currency: str | None = Field(default=None, max_length=3)
+    plan: str = Field(default="free", max_length=64)
+    access_token_enc: str | None = None
+    access_token_expires_at: datetime | None = _ts()
+    refresh_token_enc: str | None = None
+    refresh_token_expires_at: datetime | None = _ts()
+    scopes: str = ""
+    settings: dict[str, Any] = _json()
+    installed_at: datetime | None = _ts()
+    uninstalled_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Account(SQLModel, table=True):
+    """A merchant or support agent who signs in to a store's inbox."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("store_id", "email"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    name: str = Field(default="", max_length=255)
+    email: str = Field(max_length=320)
+    password_hash: str | None = None
+    role: str = Field(default="agent", max_length=32)
+    deletion_requested_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Customer(SQLModel, table=True):
+    """A store's customer (end user); emails are normalized and unique per store."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("store_id", "email"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    email: str = Field(max_length=320)
+    name: str | None = Field(default=None, max_length=255)
+    shopify_customer_id: str | None = Field(default=None, max_length=64)
+    ai_processing_objected: bool = False
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_store_status", "store_id", "status", "updated_at"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    customer_id: int = _fk("customers.id")
+    channel: str = Field(max_length=32)
+    status: str = Field(default="open", max_length=16)
+    snoozed_until: datetime | None = _ts()
+    assignee_id: int | None = _fk("accounts.id", nullable=True, ondelete="SET NULL")
+    subject: str = ""
+    tags: list[str] = _json(list)
+    priority: str = Field(default="normal", max_length=16)
+    intent: str | None = Field(default=None, max_length=32)
+    first_response_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts()
+    last_message_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("store_id", "channel", "channel_message_id"),
+        Index("ix_messages_store_created", "store_id", "created_at"),
+    )
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    conversation_id: int = _fk("conversations.id")
+    channel: str = Field(max_length=32)
+    channel_message_id: str | None = Field(default=None, max_length=998)
+    direction: str = Field(max_length=16)  # inbound | outbound | note
+    author: str = Field(max_length=16)  # customer | agent | ai
+    author_account_id: int | None = _fk("accounts.id", nullable=True, ondelete="SET NULL")
+    text: str = ""
+    html: str | None = None
+    # "metadata" is reserved by SQLAlchemy's declarative base.
+    meta: dict[str, Any] = _json()
+    received_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False)
+
+
+class Draft(SQLModel, table=True):
+    """An AI-drafted reply to one inbound message, with its cost and provenance."""
+
+    __tablename__ = "drafts"
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    conversation_id: int = _fk("conversations.id")
+    message_id: int = _fk("messages.id")
+    text: str = ""
+    model: str = Field(default="", max_length=128)
+    sources: list[str] = _json(list)
+    escalation_reasons: list[str] = _json(list)
+    intent: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(default=None, max_length=16)
+    confidence: float | None = None
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0  # millionths of a US dollar: exact sums, no float drift
+    latency_ms: int | None = None
+    state: str = Field(default="drafted", max_length=16)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class KnowledgeItem(SQLModel, table=True):
+    """A product, policy, FAQ or plugin-provided passage, addressed by its source id."""
+
+    __tablename__ = "knowledge_items"
+    __table_args__ = (UniqueConstraint("store_id", "source_id"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    source_id: str = Field(max_length=255)  # product:<handle>, policy:<TYPE>, faq:<key>
+    kind: str = Field(max_length=32)
+    title: str = ""
+    body: str = ""
+    data: dict[str, Any] = _json()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Usage(SQLModel, table=True):
+    """What a store used in one billing period (``YYYY-MM``)."""
+
+    __tablename__ = "usage"
+    __table_args__ = (UniqueConstraint("store_id", "period"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    period: str = Field(max_length=7)
+    ai_replies: int = 0
+    messages_processed: int = 0
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    updated_at: datetime = _ts(nullable=False)
+
+
+class PrivacyRequest(SQLModel, table=True):
+    """The ledger of data-subject requests; each is due 30 days after it was received."""
+
+    __tablename__ = "privacy_requests"
+
+    id: int | None = _pk()
+    store_id: int | None = _store_fk(nullable=True)
+    kind: str = Field(max_length=32)  # access | erasure | portability | rectification | objection
+    subject: str = Field(max_length=320)  # masked in logs; the email or customer id
+    source: str = Field(max_length=64)  # shopify webhook, email, admin, cli
+    received_at: datetime = _ts(nullable=False)
+    due_at: datetime = _ts(nullable=False, index=True)
+    completed_at: datetime | None = _ts()
+    result: dict[str, Any] = _json()
+
+
+class BillingRecord(SQLModel, table=True):
+    """Invoice and payment metadata (never card data); kept for 7 years."""
+
+    __tablename__ = "billing_records"
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+    id: int | None = _pk()
+    # Billing records outlive a store's other data (tax law), so no cascade on delete.
+    store_id: int | None = _fk("stores.id", nullable=True, ondelete="SET NULL")
+    provider: str = Field(max_length=16)  # shopify | stripe
+    kind: str = Field(max_length=32)
+    external_id: str = Field(max_length=255)
+    amount_cents: int = 0
+    currency: str = Field(default="USD", max_length=3)
+    status: str = Field(default="", max_length=32)
+    occurred_at: datetime = _ts(nullable=False, index=True)
+    data: dict[str, Any] = _json()
+
+
+class JobRecord(SQLModel, table=True):
+    """One durable job. See :mod:`taskra_core.jobs` for the state machine."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "state", "run_after"),)
+
+    id: int | None = _pk()
+    store_id: int | None = _store_fk(nullable=True)
+    kind: str = Field(max_length=128, index=True)
+    payload: dict[str, Any] = _json()
+    state: str = Field(default="queued", max_length=16)  # queued | running | done | dead
+    attempts: int = 0
+    max_attempts: int = 8
+    run_after: datetime = _ts(nullable=False)
+    lease_until: datetime | None = _ts()
+    lease_token: str | None = Field(default=None, max_length=64)
+    locked_by: str | None = Field(default=None, max_length=128)
+    last_error: str | None = None
+    idempotency_key: str | None = Field(default=None, max_length=255, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    finished_at: datetime | None = _ts()
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """Proof that a webhook delivery was received, for de-duplication and audit."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: int | None = _pk()
+    store_id: int | None = _store_fk(nullable=True)
+    source: str = Field(max_length=32)  # shopify | stripe | resend | ...
+    topic: str = Field(max_length=128)
+    delivery_id: str = Field(max_length=255)  # X-Shopify-Webhook-Id, Stripe event id, svix-id
+    event_id: str | None = Field(default=None, max_length=255, index=True)
+    shop_domain: str | None = Field(default=None, max_length=255)
+    triggered_at: datetime | None = _ts()
+    received_at: datetime = _ts(nullable=False)
+    job_id: int | None = _fk("jobs.id", nullable=True, ondelete="SET NULL")

@@ -1,0 +1,293 @@
+"""Taskra's settings: one frozen object, read from the environment once at the entry point.
+
+Every field names its environment variable through ``validation_alias`` so the documentation
+(``docs/settings.md``) and the code cannot drift apart: a test reads the aliases and fails if
+one is undocumented. Nothing else in Taskra reads ``os.environ``; code receives ``Settings``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from taskra_core.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./taskra.db"
+# The newest Sonnet that the pinned anthropic SDK does not mark deprecated.
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+
+
+def _env(name: str) -> Any:
+    """Bind a field to exactly one environment variable (no implicit prefixing)."""
+    return AliasChoices(name)
+
+
+def _split_names(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """All of Taskra's configuration. Build it with :meth:`from_env` at the entry point."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+        env_file=None,
+    )
+
+    # --- core -----------------------------------------------------------------------------
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=_env("TASKRA_DATABASE_URL"),
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("TASKRA_SECRET_KEY"),
+        description="Base64 of 32 random bytes; encrypts stored tokens. `taskra keygen` makes one.",
+    )
+    previous_secret_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        validation_alias=_env("TASKRA_PREVIOUS_SECRET_KEYS"),
+        description="Comma-separated older keys, still accepted for decryption during rotation.",
+    )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        validation_alias=_env("TASKRA_ENV"),
+        description="development: readable logs; production: JSON-lines logs.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("TASKRA_LOG_LEVEL"), description="Minimum log level."
+    )
+    now: datetime | None = Field(
+        None,
+        validation_alias=_env("TASKRA_NOW"),
+        description="ISO time the clock starts from (demos, evaluations on fixed data).",
+    )
+    auto_migrate: bool = Field(
+        True,
+        validation_alias=_env("TASKRA_AUTO_MIGRATE"),
+        description="Apply database migrations when the app starts (serve, worker, demo).",
+    )
+    disable_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        validation_alias=_env("TASKRA_DISABLE_PLUGINS"),
+        description="Comma-separated plugin names never to load (see `taskra plugins`).",
+    )
+    trace_plugins: bool = Field(
+        False,
+        validation_alias=_env("TASKRA_TRACE_PLUGINS"),
+        description="Log every hook call and its result (debugging plugins).",
+    )
+
+    # --- web --------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", validation_alias=_env("TASKRA_HOST"), description="Bind host.")
+    port: int = Field(8000, validation_alias=_env("TASKRA_PORT"), description="Bind port.")
+
+    # --- jobs -------------------------------------------------------------------------------
+    job_max_attempts: int = Field(
+        8,
+        ge=1,
+        validation_alias=_env("TASKRA_JOB_MAX_ATTEMPTS"),
+        description="Attempts before a job is marked dead (a handler may set its own).",
+    )
+    job_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_env("TASKRA_JOB_LEASE_SECONDS"),
+        description="How long a claimed job is reserved before another worker may take it.",
+    )
+    job_backoff_base_seconds: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=_env("TASKRA_JOB_BACKOFF_BASE_SECONDS"),
+        description="First retry delay; doubles per attempt, with jitter.",
+    )
+    job_backoff_max_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=_env("TASKRA_JOB_BACKOFF_MAX_SECONDS"),
+        description="Longest retry delay.",
+    )
+    worker_concurrency: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("TASKRA_WORKER_CONCURRENCY"),
+        description="Jobs one worker process runs at the same time.",
+    )
+    worker_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_env("TASKRA_WORKER_POLL_SECONDS"),
+        description="How often an idle worker looks for due jobs.",
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_env("TASKRA_WORKER_SHUTDOWN_GRACE_SECONDS"),
+        description="On shutdown, how long running jobs may finish before they are released.",
+    )
+
+    # --- providers ----------------------------------------------------------------------------
+    shopify_api_key: str | None = Field(
+        None, validation_alias=_env("SHOPIFY_API_KEY"), description="Shopify app client id."
+    )
+    shopify_api_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("SHOPIFY_API_SECRET"),
+        description="Shopify app client secret (verifies ID tokens and webhooks).",
+    )
+    shopify_app_url: str | None = Field(
+        None,
+        validation_alias=_env("SHOPIFY_APP_URL"),
+        description="Public https URL of this app, as configured in the Partner dashboard.",
+    )
+    shopify_api_version: str = Field(
+        DEFAULT_SHOPIFY_API_VERSION,
+        validation_alias=_env("TASKRA_SHOPIFY_API_VERSION"),
+        description="Pinned Shopify Admin API version.",
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("ANTHROPIC_API_KEY"),
+        description="Claude API key; without it the offline model drafts replies.",
+    )
+    anthropic_base_url: str | None = Field(
+        None,
+        validation_alias=_env("ANTHROPIC_BASE_URL"),
+        description="Override the Anthropic API address (local fakes, proxies).",
+    )
+    model: str = Field(
+        DEFAULT_MODEL, validation_alias=_env("TASKRA_MODEL"), description="Claude model id."
+    )
+    stripe_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("STRIPE_API_KEY"), description="Stripe secret key."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("STRIPE_WEBHOOK_SECRET"),
+        description="Stripe endpoint secret (whsec_...).",
+    )
+    resend_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("RESEND_API_KEY"), description="Resend API key."
+    )
+    resend_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("RESEND_WEBHOOK_SECRET"),
+        description="Resend (svix) webhook secret (whsec_...).",
+    )
+    email_from: str | None = Field(
+        None,
+        validation_alias=_env("TASKRA_EMAIL_FROM"),
+        description="Sender address for outbound email, e.g. 'Support <support@example.com>'.",
+    )
+
+    @field_validator("disable_plugins", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        return _split_names(value)
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        return _split_names(value)
+
+    @field_validator("secret_key", "previous_secret_keys", mode="after")
+    @classmethod
+    def _check_keys(cls, value: Any) -> Any:
+        for key in value if isinstance(value, tuple) else [value]:
+            if key is not None:
+                decode_key(key.get_secret_value())
+        return value
+
+    @field_validator("now", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Read the process environment once; keyword overrides win over the environment."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise ConfigurationError(_explain(exc)) from None
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Settings:
+        """Build settings from ``values`` alone, ignoring the environment (embedders, tests)."""
+        try:
+            return _ExplicitSettings(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_explain(exc)) from None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class _ExplicitSettings(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _explain(exc: ValidationError) -> str:
+    """Name the environment variable of each bad setting, never echoing the value (secrets)."""
+    names = env_var_names()
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        problems.append(f"{names.get(field, field)}: {error['msg']}")
+    return "Invalid settings: " + "; ".join(problems)
+
+
+def env_var_names() -> dict[str, str]:
+    """Map each setting's field name to its environment variable."""
+    names: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        assert isinstance(alias, AliasChoices)
+        first = alias.choices[0]
+        assert isinstance(first, str)
+        names[name] = first
+    return names
+
+
+def decode_key(value: str) -> bytes:
+    """Decode a base64 secret key, insisting on exactly 32 bytes (AES-256)."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError as exc:
+        raise ConfigurationError(
+            "TASKRA_SECRET_KEY is not valid base64; run `taskra keygen` to make a key."
+        ) from exc
+    if len(raw) != 32:
+        raise ConfigurationError(
+            f"TASKRA_SECRET_KEY must decode to 32 bytes, not {len(raw)}; "
+            "run `taskra keygen` to make a key."
+        )
+    return raw

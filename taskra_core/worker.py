@@ -1,0 +1,155 @@
+"""The job worker: claims due jobs, runs their handlers, records the outcome.
+
+Runs inside ``taskra serve`` (one process does everything) or alone as ``taskra worker`` (any
+number of them, against PostgreSQL). On shutdown it stops claiming, lets running jobs finish
+for a grace period, then cancels the rest and gives their leases back so nothing waits for a
+lease to expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING
+
+from taskra_core.errors import LeaseLost, UnknownJobKind
+from taskra_core.jobs import Job, JobContext
+
+if TYPE_CHECKING:
+    from taskra_core.app import Taskra
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Runs jobs of every registered kind until :meth:`stop` is called."""
+
+    def __init__(
+        self,
+        taskra: Taskra,
+        *,
+        concurrency: int | None = None,
+        poll_seconds: float | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        settings = taskra.settings
+        self.taskra = taskra
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.poll_seconds = poll_seconds or settings.worker_poll_seconds
+        self.grace_seconds = settings.worker_shutdown_grace_seconds
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._running: dict[asyncio.Task[None], Job] = {}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the worker to finish; :meth:`run` returns once running jobs are settled."""
+        self._stopping.set()
+        self.taskra.jobs.wakeup.set()
+
+    async def run(self) -> None:
+        log.info("worker started", extra={"worker": self.worker_id, "kinds": self._kinds()})
+        try:
+            while not self._stopping.is_set():
+                if len(self._running) >= self.concurrency:
+                    await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
+                elif await self._claim_and_start() == 0:
+                    await self._idle()
+        finally:
+            await self._drain()
+            log.info("worker stopped", extra={"worker": self.worker_id})
+
+    async def run_until_idle(self, *, max_rounds: int = 10_000) -> int:
+        """Run due jobs until none are left; return how many attempts ran (tests, ``--burst``)."""
+        ran = 0
+        for _ in range(max_rounds):
+            claimed = 0
+            if len(self._running) < self.concurrency:
+                claimed = await self._claim_and_start()
+            if claimed == 0 and not self._running:
+                break
+            ran += claimed
+            if self._running:
+                await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
+        return ran
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _kinds(self) -> tuple[str, ...]:
+        return self.taskra.job_handlers.kinds
+
+    async def _idle(self) -> None:
+        wakeup = self.taskra.jobs.wakeup
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=self.poll_seconds)
+        wakeup.clear()
+
+    async def _claim_and_start(self) -> int:
+        free = self.concurrency - len(self._running)
+        registry = self.taskra.job_handlers
+        leases = {
+            kind: spec.lease_seconds
+            for kind in registry.kinds
+            if (spec := registry.get(kind)) is not None and spec.lease_seconds is not None
+        }
+        try:
+            jobs = await self.taskra.jobs.claim(self.worker_id, registry.kinds, free, leases)
+        except Exception:
+            # The database may be briefly unreachable; keep the worker alive and try again.
+            log.exception("claiming jobs failed", extra={"worker": self.worker_id})
+            return 0
+        for job in jobs:
+            task = asyncio.create_task(self._run_one(job), name=f"job-{job.id}-{job.kind}")
+            self._running[task] = job
+            task.add_done_callback(self._running.pop)
+        return len(jobs)
+
+    async def _run_one(self, job: Job) -> None:
+        taskra = self.taskra
+        spec = taskra.job_handlers.get(job.kind)
+        try:
+            if spec is None:
+                raise UnknownJobKind(f"No handler for job kind {job.kind!r}.")
+            if job.attempts > job.max_attempts:
+                # Only reachable when workers kept dying mid-job: leases expired repeatedly.
+                await taskra.jobs.fail(job, "lease expired on the last attempt", 0)
+                return
+            async with taskra.db.transaction() as session:
+                await spec.handler(JobContext(taskra=taskra, job=job, session=session))
+                await taskra.jobs.complete(session, job)
+            log.debug("job done", extra={"job_id": job.id, "kind": job.kind})
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(taskra.jobs.release(job))
+            raise
+        except LeaseLost:
+            log.warning("job lease lost", extra={"job_id": job.id, "kind": job.kind})
+        except Exception as exc:
+            try:
+                delay = await taskra.hooks.job_retry_delay(taskra, job, exc)
+                state = await taskra.jobs.fail(job, exc, delay)
+            except Exception:
+                log.exception("recording a job failure failed", extra={"job_id": job.id})
+                return
+            log.warning(
+                "job failed",
+                extra={
+                    "job_id": job.id,
+                    "kind": job.kind,
+                    "attempt": job.attempts,
+                    "state": state,
+                    "error": type(exc).__name__,
+                },
+            )
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        _done, pending = await asyncio.wait(set(self._running), timeout=self.grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
