@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from taskra_core.errors import StartupError
+
 if TYPE_CHECKING:
     import click
 
@@ -86,3 +88,13 @@ class Hooks:
         module stays the only place that touches ``pm.hook``.
         """
         return await self._collect(name, **kwargs)
+
+    def collect_sync(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call a collect hook whose implementations must answer synchronously."""
+        results = getattr(self.pm.hook, name)(**kwargs)
+        for result in results:
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise StartupError(f"Implementations of {name} must not be async.")
+        return list(results)

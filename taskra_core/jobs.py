@@ -167,7 +167,7 @@ class JobQueue:
             "created_at": now,
             "updated_at": now,
         }
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         stmt = insert(T).values(**values)
         if idempotency_key is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -317,9 +317,9 @@ class JobQueue:
             raise InvalidInput(f"Unknown job state {state!r}; use one of {', '.join(JOB_STATES)}.")
         stmt = select(JobRecord).order_by(JobRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
         if state is not None:
-            stmt = stmt.where(JobRecord.state == state)
+            stmt = stmt.where(T.c.state == state)
         if kind is not None:
-            stmt = stmt.where(JobRecord.kind == kind)
+            stmt = stmt.where(T.c.kind == kind)
         async with self.db.session() as session:
             return list((await session.scalars(stmt)).all())
 

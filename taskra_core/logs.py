@@ -127,4 +127,6 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO; Taskra reports the outcome itself.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     return handler

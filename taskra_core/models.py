@@ -56,12 +56,12 @@ def _ts(*, nullable: bool = True, index: bool = False) -> Any:
         default=None,
         sa_type=UTCDateTime,
         nullable=nullable,
-        index=index,  # type: ignore[call-overload]
+        index=index,
     )
 
 
 def _json(default_factory: Any = dict) -> Any:
-    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)  # type: ignore[call-overload]
+    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)
 
 
 class Store(SQLModel, table=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -106,14 +106,14 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str | None) -> Non
 
 
 def _trace(pm: pluggy.PluginManager) -> None:
-    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
         log.debug("hook %s -> %s", hook_name, [impl.plugin_name for impl in impls])
 
     def after(
         outcome: pluggy.Result[Any],
         hook_name: str,
         impls: Sequence[pluggy.HookImpl],
-        kwargs: dict[str, Any],
+        kwargs: Mapping[str, Any],
     ) -> None:
         # Types only: results may carry customer data, which must never reach the logs.
         result = outcome.get_result() if outcome.exception is None else outcome.exception

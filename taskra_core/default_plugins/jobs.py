@@ -17,7 +17,7 @@ def job_retry_delay(taskra: Taskra, job: Job) -> float:
     # "Equal jitter": at least half the exponential delay, so retries back off for sure,
     # plus a random half, so jobs that failed together do not retry together.
     settings = taskra.settings
-    ceiling = min(
+    ceiling: float = min(
         settings.job_backoff_max_seconds,
         settings.job_backoff_base_seconds * 2 ** max(job.attempts - 1, 0),
     )

@@ -72,9 +72,7 @@ async def _scenario(database_url: str, n_jobs: int, failure_rate: float, seed: i
             await conn.execute(delete(effects))
             await conn.execute(delete(JobRecord.__table__))  # type: ignore[attr-defined]
         async with cores[0].db.transaction() as session:
-            ids = [
-                await cores[0].jobs.enqueue(session, "effect", {"i": i}) for i in range(n_jobs)
-            ]
+            ids = [await cores[0].jobs.enqueue(session, "effect", {"i": i}) for i in range(n_jobs)]
 
         workers = [Worker(core, worker_id=f"w{i}") for i, core in enumerate(cores)]
         runs = [asyncio.create_task(worker.run()) for worker in workers]
@@ -89,9 +87,11 @@ async def _scenario(database_url: str, n_jobs: int, failure_rate: float, seed: i
 
         async with cores[0].db.session() as session:
             per_job = dict(
-                (await session.execute(
-                    select(effects.c.job_id, func.count()).group_by(effects.c.job_id)
-                )).all()
+                (
+                    await session.execute(
+                        select(effects.c.job_id, func.count()).group_by(effects.c.job_id)
+                    )
+                ).all()
             )
             states = dict(
                 (await session.execute(select(JobRecord.id, JobRecord.state))).all()  # type: ignore[call-overload]

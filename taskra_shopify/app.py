@@ -1,0 +1,84 @@
+"""``create_app(taskra)``: the Starlette application, composed explicitly.
+
+Plugin routes first (so they win), then the shell's own. The lifespan starts the core and,
+unless told not to, an in-process job worker, and shuts both down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from taskra_core.app import Taskra
+from taskra_core.errors import DatabaseError
+from taskra_core.settings import Settings
+from taskra_core.worker import Worker
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Liveness: the process is up and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the core started and its database answers."""
+    taskra: Taskra = request.app.state.taskra
+    if not taskra.started:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await taskra.db.ping()
+    except DatabaseError:
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def plugin_routes(taskra: Taskra) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for contributed in taskra.hooks.collect_sync("register_routes", taskra=taskra):
+        routes.extend(contributed)
+    return routes
+
+
+def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
+    """Build the web app around ``taskra``; it is started by the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await taskra.startup()
+        worker: Worker | None = None
+        task: asyncio.Task[Any] | None = None
+        if run_worker:
+            worker = Worker(taskra)
+            task = asyncio.create_task(worker.run(), name="taskra-worker")
+        try:
+            yield
+        finally:
+            if worker is not None and task is not None:
+                worker.stop()
+                await task
+            await taskra.shutdown()
+
+    routes: list[BaseRoute] = [
+        *plugin_routes(taskra),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.taskra = taskra
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for multi-process serving: each process reads the environment itself."""
+    from taskra_core.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.environment, settings.log_level)
+    return create_app(Taskra(settings))

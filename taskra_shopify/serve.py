@@ -1,0 +1,53 @@
+"""``taskra serve``: the web app plus an in-process job worker, under uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from taskra_core.cli import CliState, pass_state, run_async
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (TASKRA_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (TASKRA_PORT, default 8000).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Web processes. Each runs its own job worker; use PostgreSQL when above 1.",
+)
+@click.option("--no-worker", is_flag=True, help="Do not run jobs in this process.")
+@pass_state
+def serve(
+    state: CliState, host: str | None, port: int | None, workers: int, no_worker: bool
+) -> None:
+    """Serve the Taskra web app (and run background jobs in the same process)."""
+    import uvicorn
+
+    settings = state.settings
+    host = host or settings.host
+    port = port or settings.port
+    if workers > 1:
+        if settings.is_sqlite:
+            raise click.UsageError("--workers above 1 needs PostgreSQL (TASKRA_DATABASE_URL).")
+        # Each process reads the settings again from the same environment.
+        uvicorn.run(
+            "taskra_shopify.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+        )
+        return
+
+    from taskra_shopify.app import create_app
+
+    app = create_app(state.taskra(), run_worker=not no_worker)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+
+    async def go() -> None:
+        await server.serve()
+
+    run_async(go)
