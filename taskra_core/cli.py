@@ -260,5 +260,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except TaskraError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    Hooks(pm).register_commands(cli)
-    cli.main(args=argv, prog_name="taskra", obj=CliState(settings, pm))
+    make_cli(pm).main(args=argv, prog_name="taskra", obj=CliState(settings, pm))
+
+
+def make_cli(pm: pluggy.PluginManager) -> click.Group:
+    """The core commands plus those plugins add, on a fresh group (``cli`` stays untouched)."""
+    group = click.Group(
+        "taskra",
+        commands=dict(cli.commands),
+        params=list(cli.params),
+        help=cli.help,
+        context_settings=cli.context_settings,
+    )
+    Hooks(pm).register_commands(group)
+    return group

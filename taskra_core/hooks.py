@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -88,6 +89,12 @@ class Hooks:
         module stays the only place that touches ``pm.hook``.
         """
         return await self._collect(name, **kwargs)
+
+    def ensure_hookspecs(self, module: ModuleType) -> None:
+        """Add ``module``'s hookspecs unless they are already there (a host adding its own)."""
+        specs = [name for name in vars(module) if hasattr(getattr(module, name), "taskra_spec")]
+        if not all(hasattr(self.pm.hook, name) for name in specs):
+            self.pm.add_hookspecs(module)
 
     def collect_sync(self, name: str, **kwargs: Any) -> list[Any]:
         """Call a collect hook whose implementations must answer synchronously."""

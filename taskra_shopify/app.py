@@ -20,6 +20,7 @@ from taskra_core.app import Taskra
 from taskra_core.errors import DatabaseError
 from taskra_core.settings import Settings
 from taskra_core.worker import Worker
+from taskra_shopify import hookspecs
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -40,6 +41,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def plugin_routes(taskra: Taskra) -> list[BaseRoute]:
+    # The shell's hookspecs arrive through its entry point; an embedder who built the plugin
+    # manager without entry points still gets them.
+    taskra.hooks.ensure_hookspecs(hookspecs)
     routes: list[BaseRoute] = []
     for contributed in taskra.hooks.collect_sync("register_routes", taskra=taskra):
         routes.extend(contributed)

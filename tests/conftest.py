@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,6 @@ from taskra_core.settings import env_var_names
 from taskra_core.testing import make_test_taskra
 
 POSTGRES_URL = os.environ.get("TASKRA_TEST_POSTGRES_URL")
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -88,8 +86,3 @@ async def taskra(database_url: str) -> AsyncIterator[Taskra]:
         yield core
     finally:
         await core.shutdown()
-
-
-@pytest.fixture
-def repo_root() -> Iterator[Path]:
-    yield REPO

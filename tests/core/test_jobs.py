@@ -163,7 +163,8 @@ async def test_dead_after_max_attempts_then_retry(core: Taskra, handlers: Handle
         core.clock.advance(60)
     job = await _job(core, job_id)
     assert (job.state, job.attempts) == ("dead", 3)
-    assert job.last_error is not None and "RuntimeError" in job.last_error
+    assert job.last_error is not None
+    assert "RuntimeError" in job.last_error
     assert [j.id for j in await core.jobs.list(state="dead")] == [job_id]
 
     assert await core.jobs.retry([job_id]) == 1

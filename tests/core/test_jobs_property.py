@@ -101,7 +101,8 @@ async def _scenario(database_url: str, n_jobs: int, failure_rate: float, seed: i
             if states[job_id] == "done":
                 assert per_job.get(job_id) == 1, f"job {job_id}: {per_job.get(job_id)} effects"
             else:
-                assert states[job_id] == "dead" and job_id not in per_job
+                assert states[job_id] == "dead"
+                assert job_id not in per_job
     finally:
         for core in cores:
             await core.shutdown()
