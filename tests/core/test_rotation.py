@@ -143,8 +143,9 @@ async def test_undecryptable_value_fails_and_leaves_its_batch_unchanged(db: Data
     before = await _tokens(db)
     access = before[4][0]
     assert access is not None
-    # Swap two payload characters: still a well-formed token, but the tag no longer matches.
-    corrupted = access[:-3] + access[-2] + access[-3] + access[-1]
+    # Change one payload character: still a well-formed token, but the tag no longer matches.
+    replacement = "A" if access[-10] != "A" else "B"
+    corrupted = access[:-10] + replacement + access[-9:]
     assert corrupted != access
     async with db.transaction() as session:
         store = await session.get(Store, 4)
