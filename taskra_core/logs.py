@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -56,9 +57,14 @@ def mask_value(field: str, value: Any) -> Any:
     if lowered in PERSONAL_FIELDS or lowered.endswith(("_email", "_name")):
         text = str(value)
         return mask_text(text) if "@" in text else (text[:1] + "***" if text else text)
-    if isinstance(value, str):
-        return mask_text(value)
-    return value
+    if isinstance(value, Mapping):
+        return {k: mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [mask_value(field, item) for item in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # Anything else is rendered as text by the formatters; mask that text.
+    return mask_text(value if isinstance(value, str) else str(value))
 
 
 class RedactingFilter(logging.Filter):

@@ -8,10 +8,18 @@ one is undocumented. Nothing else in Taskra reads ``os.environ``; code receives 
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -208,11 +216,25 @@ class Settings(BaseSettings):
 
     @field_validator("secret_key", "previous_secret_keys", mode="after")
     @classmethod
-    def _check_keys(cls, value: Any) -> Any:
+    def _check_keys(cls, value: Any, info: ValidationInfo) -> Any:
+        name = env_var_names()[str(info.field_name)]
         for key in value if isinstance(value, tuple) else [value]:
             if key is not None:
-                decode_key(key.get_secret_value())
+                decode_key(key.get_secret_value(), name)
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the documented variables: hosts set bare names like PORT and DATABASE_URL
+        # for their own purposes, and Taskra must not pick those up by accident.
+        return (init_settings, _DocumentedEnvSource(settings_cls))
 
     @field_validator("now", mode="after")
     @classmethod
@@ -240,6 +262,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+class _DocumentedEnvSource(PydanticBaseSettingsSource):
+    """Reads each setting from its one documented variable, never from its bare field name."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {key.upper(): value for key, value in os.environ.items()}
+        return {name: environ[name] for name in env_var_names().values() if name in environ}
 
 
 class _ExplicitSettings(Settings):
@@ -277,17 +310,16 @@ def env_var_names() -> dict[str, str]:
     return names
 
 
-def decode_key(value: str) -> bytes:
+def decode_key(value: str, name: str = "TASKRA_SECRET_KEY") -> bytes:
     """Decode a base64 secret key, insisting on exactly 32 bytes (AES-256)."""
     try:
         raw = base64.b64decode(value.strip(), validate=True)
     except ValueError as exc:
         raise ConfigurationError(
-            "TASKRA_SECRET_KEY is not valid base64; run `taskra keygen` to make a key."
+            f"{name} is not valid base64; run `taskra keygen` to make a key."
         ) from exc
     if len(raw) != 32:
         raise ConfigurationError(
-            f"TASKRA_SECRET_KEY must decode to 32 bytes, not {len(raw)}; "
-            "run `taskra keygen` to make a key."
+            f"{name} must decode to 32 bytes, not {len(raw)}; run `taskra keygen` to make a key."
         )
     return raw
