@@ -41,7 +41,12 @@ PERSONAL_FIELDS = frozenset(
     }
 )
 SECRET_FIELDS = frozenset({"token", "access_token", "refresh_token", "password", "secret", "key"})
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn adds "color_message", an ANSI-coloured copy of the message, to its records.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def mask_text(text: str) -> str:

@@ -22,7 +22,11 @@ from taskra_core.cli import CliState, pass_state, run_async
 def serve(
     state: CliState, host: str | None, port: int | None, workers: int, no_worker: bool
 ) -> None:
-    """Serve the Taskra web app (and run background jobs in the same process)."""
+    """Serve the Taskra web app (and run background jobs in the same process).
+
+    Access logs are off: they would record customers' IP addresses, which the privacy
+    policy keeps out of logs.
+    """
     import uvicorn
 
     settings = state.settings
@@ -39,13 +43,16 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
+            access_log=False,
         )
         return
 
     from taskra_shopify.app import create_app
 
     app = create_app(state.taskra(), run_worker=not no_worker)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
 
     async def go() -> None:
         await server.serve()
