@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AliasChoices,
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         case_sensitive=False,
         env_file=None,
     )
+
+    # False only for Settings.from_values(), which ignores the environment.
+    _reads_environment: ClassVar[bool] = True
 
     # --- core -----------------------------------------------------------------------------
     database_url: str = Field(
@@ -232,6 +235,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if not cls._reads_environment:
+            return (init_settings,)
         # Only the documented variables: hosts set bare names like PORT and DATABASE_URL
         # for their own purposes, and Taskra must not pick those up by accident.
         return (init_settings, _DocumentedEnvSource(settings_cls))
@@ -276,16 +281,7 @@ class _DocumentedEnvSource(PydanticBaseSettingsSource):
 
 
 class _ExplicitSettings(Settings):
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    _reads_environment: ClassVar[bool] = False
 
 
 def _explain(exc: ValidationError) -> str:
