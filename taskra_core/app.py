@@ -25,6 +25,7 @@ from taskra_core.crypto import TokenCipher
 from taskra_core.db import Database, head_revision
 from taskra_core.errors import DatabaseError
 from taskra_core.hooks import Hooks
+from taskra_core.inbox import Inbox
 from taskra_core.jobs import JobQueue, JobRegistry
 from taskra_core.plugins import make_plugin_manager
 from taskra_core.settings import Settings
@@ -60,6 +61,7 @@ class Taskra:
         self.db = db or Database.from_url(settings.database_url)  # connects lazily
         self.jobs = JobQueue(self.db, self.clock, settings)
         self.job_handlers = JobRegistry()
+        self.inbox = Inbox(self)
         self._started = False
 
     @cached_property

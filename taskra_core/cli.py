@@ -8,55 +8,20 @@ find the settings and plugin manager on the click context.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
 import pluggy
-from sqlalchemy.engine import make_url
 
-from taskra_core.app import Taskra
+from taskra_core.cli_support import CliState, echo_json, pass_state, run_async, safe_url
 from taskra_core.errors import TaskraError
 from taskra_core.hooks import Hooks
 from taskra_core.logs import configure_logging
 from taskra_core.plugins import get_plugins, make_plugin_manager
 from taskra_core.settings import Settings
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CliState:
-    """What every command receives on ``ctx.obj``."""
-
-    settings: Settings
-    pm: pluggy.PluginManager
-
-    def taskra(self) -> Taskra:
-        return Taskra(self.settings, pm=self.pm)
-
-
-pass_state = click.make_pass_decorator(CliState)
-
-
-def run_async(func: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, turning Taskra's errors into a clean message and exit code 1."""
-    try:
-        return asyncio.run(func())  # type: ignore[arg-type]
-    except TaskraError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -263,11 +228,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     make_cli(pm).main(args=argv, prog_name="taskra", obj=CliState(settings, pm))
 
 
+def feature_commands() -> dict[str, click.Command]:
+    """Command groups that live beside the feature they operate (inbox/, knowledge/)."""
+    from taskra_core.inbox.cli import inbox
+
+    return {group.name or "": group for group in (inbox,)}
+
+
 def make_cli(pm: pluggy.PluginManager) -> click.Group:
     """The core commands plus those plugins add, on a fresh group (``cli`` stays untouched)."""
     group = click.Group(
         "taskra",
-        commands=dict(cli.commands),
+        commands={**cli.commands, **feature_commands()},
         params=list(cli.params),
         help=cli.help,
         context_settings=cli.context_settings,

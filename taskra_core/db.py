@@ -132,6 +132,25 @@ class Database:
         await self.engine.dispose()
 
 
+# Full-text search structures made by hand in migrations (FTS5 tables, tsvector columns):
+# they have no model, so schema comparisons must not report them as strays.
+SEARCH_OBJECT_PREFIXES = ("messages_fts", "customers_fts", "knowledge_fts")
+SEARCH_COLUMNS = frozenset({"search_vector"})
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic filter: leave hand-made search structures out of autogenerate/compare."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith(SEARCH_OBJECT_PREFIXES):
+        return False
+    if type_ == "column" and name in SEARCH_COLUMNS:
+        return False
+    return not (type_ == "index" and name.endswith("_search"))
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration without an ini file: works from a checkout and a wheel."""
     config = Config()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from taskra_core.app import Taskra
     from taskra_core.jobs import Job
+    from taskra_core.models import Message, Store
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -39,12 +40,12 @@ class Hooks:
 
     # --- machinery -----------------------------------------------------------------------
 
-    async def _collect(self, name: str, **kwargs: Any) -> list[Any]:
-        caller = getattr(self.pm.hook, name)
+    async def _collect(self, hook: str, /, **kwargs: Any) -> list[Any]:
+        caller = getattr(self.pm.hook, hook)
         return [await await_me_maybe(result) for result in caller(**kwargs)]
 
-    async def _first(self, name: str, **kwargs: Any) -> Any:
-        caller: pluggy.HookCaller = getattr(self.pm.hook, name)
+    async def _first(self, hook: str, /, **kwargs: Any) -> Any:
+        caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
         # get_hookimpls() lists in ascending priority; pluggy calls from the end.
         for impl in reversed(caller.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
@@ -69,6 +70,23 @@ class Hooks:
     async def shutdown(self, taskra: Taskra) -> None:
         await self._collect("shutdown", taskra=taskra)
 
+    # --- inbox and store data ------------------------------------------------------------
+
+    async def message_received(self, taskra: Taskra, message: Message) -> None:
+        await self._collect("message_received", taskra=taskra, message=message)
+
+    async def find_orders(
+        self, taskra: Taskra, store: Store, *, email: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Orders from every source, de-duplicated by name; the first source wins."""
+        merged: dict[str, dict[str, Any]] = {}
+        for orders in await self._collect(
+            "find_orders", taskra=taskra, store=store, email=email, name=name
+        ):
+            for order in orders or []:
+                merged.setdefault(str(order.get("name")), order)
+        return list(merged.values())
+
     # --- jobs ----------------------------------------------------------------------------
 
     async def register_jobs(self, register: Callable[..., None]) -> None:
@@ -82,13 +100,13 @@ class Hooks:
 
     # --- generic access for shell hooks --------------------------------------------------
 
-    async def collect(self, name: str, **kwargs: Any) -> list[Any]:
+    async def collect(self, hook: str, /, **kwargs: Any) -> list[Any]:
         """Call a collect hook added by another hookspec module (e.g. the web shell's).
 
         Extensions of the facade (``taskra_shopify.hooks``) go through this method, so this
         module stays the only place that touches ``pm.hook``.
         """
-        return await self._collect(name, **kwargs)
+        return await self._collect(hook, **kwargs)
 
     def ensure_hookspecs(self, module: ModuleType) -> None:
         """Add ``module``'s hookspecs unless they are already there (a host adding its own)."""
@@ -96,12 +114,12 @@ class Hooks:
         if not all(hasattr(self.pm.hook, name) for name in specs):
             self.pm.add_hookspecs(module)
 
-    def collect_sync(self, name: str, **kwargs: Any) -> list[Any]:
+    def collect_sync(self, hook: str, /, **kwargs: Any) -> list[Any]:
         """Call a collect hook whose implementations must answer synchronously."""
-        results = getattr(self.pm.hook, name)(**kwargs)
+        results = getattr(self.pm.hook, hook)(**kwargs)
         for result in results:
             if inspect.isawaitable(result):
                 if inspect.iscoroutine(result):
                     result.close()
-                raise StartupError(f"Implementations of {name} must not be async.")
+                raise StartupError(f"Implementations of {hook} must not be async.")
         return list(results)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from taskra_core.app import Taskra
     from taskra_core.jobs import Job
+    from taskra_core.models import Message, Store
 
 hookspec = HookspecMarker("taskra")
 hookimpl = HookimplMarker("taskra")
@@ -77,6 +78,30 @@ def shutdown(taskra: Taskra) -> Any:
     """Called at the start of ``await taskra.shutdown()``, before the database is closed.
 
     Close what ``startup`` opened. May return an awaitable. Return value ignored.
+    """
+
+
+# --- inbox and store data -------------------------------------------------------------------
+
+
+@hookspec
+def message_received(taskra: Taskra, message: Message) -> Any:
+    """Called after an inbound customer message is stored and committed.
+
+    Fires once per message, never for a repeated delivery of the same message. ``message``
+    is the stored :class:`~taskra_core.models.Message` (``store_id``, ``conversation_id``,
+    ``channel``, ``text``). Do slow work in a job. May return an awaitable; return ignored.
+    """
+
+
+@hookspec
+def find_orders(taskra: Taskra, store: Store, email: str | None, name: str | None) -> Any:
+    """Look up a store's orders by the customer's email and/or an order name (``#1001``).
+
+    Fires when drafting needs order context. Return a list of order dicts in the Shopify
+    Admin GraphQL shape (``name``, ``email``, ``displayFulfillmentStatus``, ...), or ``None``
+    if this plugin has no orders for the store. Results from all plugins are merged by order
+    name, earlier plugins winning, so a live source (Shopify) overrides stored orders.
     """
 
 

@@ -120,7 +120,13 @@ class Customer(SQLModel, table=True):
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_store_status", "store_id", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_store_status", "store_id", "status", "updated_at"),
+        # Keyset pagination of the inbox: newest activity first.
+        Index("ix_conversations_store_recent", "store_id", "last_message_at", "id"),
+        Index("ix_conversations_thread_key", "store_id", "channel", "thread_key"),
+        Index("ix_conversations_subject", "store_id", "customer_id", "normalized_subject"),
+    )
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -130,6 +136,11 @@ class Conversation(SQLModel, table=True):
     snoozed_until: datetime | None = _ts()
     assignee_id: int | None = _fk("accounts.id", nullable=True, ondelete="SET NULL")
     subject: str = ""
+    # "Re: Fwd: Where is my order?" -> "where is my order?": threads replies by subject.
+    normalized_subject: str = Field(default="", max_length=255)
+    # A channel's own thread id (a chat session); email threads by Message-ID instead.
+    thread_key: str | None = Field(default=None, max_length=255)
+    escalated: bool = False
     tags: list[str] = _json(list)
     priority: str = Field(default="normal", max_length=16)
     intent: str | None = Field(default=None, max_length=32)
@@ -138,6 +149,19 @@ class Conversation(SQLModel, table=True):
     last_message_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+class ConversationRead(SQLModel, table=True):
+    """When an agent last read a conversation: unread means newer messages than this."""
+
+    __tablename__ = "conversation_reads"
+    __table_args__ = (UniqueConstraint("conversation_id", "account_id"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    conversation_id: int = _fk("conversations.id")
+    account_id: int = _fk("accounts.id")
+    read_at: datetime = _ts(nullable=False)
 
 
 class Message(SQLModel, table=True):
@@ -202,6 +226,47 @@ class KnowledgeItem(SQLModel, table=True):
     kind: str = Field(max_length=32)
     title: str = ""
     body: str = ""
+    data: dict[str, Any] = _json()
+    # sha256 of what was imported: re-importing unchanged data writes nothing.
+    content_hash: str = Field(default="", max_length=64)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class KnowledgePassage(SQLModel, table=True):
+    """A searchable piece of a knowledge item; long policies become several passages that
+    all keep their item's source id."""
+
+    __tablename__ = "knowledge_passages"
+    __table_args__ = (Index("ix_knowledge_passages_source", "store_id", "source_id"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    item_id: int = _fk("knowledge_items.id")
+    source_id: str = Field(max_length=255)
+    ordinal: int = 0
+    title: str = ""
+    text: str = ""
+    # Extra searchable words that are not prose: product type, vendor, tags, options.
+    keywords: str = ""
+
+
+class Order(SQLModel, table=True):
+    """A store's order as Shopify describes it (Admin GraphQL shape in ``data``), kept so an
+    offline store can answer order questions; live stores look orders up through plugins."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "name"),
+        Index("ix_orders_store_email", "store_id", "email"),
+    )
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    name: str = Field(max_length=64)  # "#1001"
+    email: str | None = Field(default=None, max_length=320)  # normalized lower-case
+    shopify_id: str | None = Field(default=None, max_length=64)
+    placed_at: datetime | None = _ts()
     data: dict[str, Any] = _json()
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)

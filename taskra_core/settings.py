@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         description="Log every hook call and its result (debugging plugins).",
     )
 
+    thread_window_days: int = Field(
+        14,
+        ge=0,
+        validation_alias=_env("TASKRA_THREAD_WINDOW_DAYS"),
+        description="A message with the same sender and subject joins a conversation active "
+        "this many days ago.",
+    )
+
     # --- web --------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", validation_alias=_env("TASKRA_HOST"), description="Bind host.")
     port: int = Field(8000, validation_alias=_env("TASKRA_PORT"), description="Bind port.")

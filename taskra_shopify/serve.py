@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from taskra_core.cli import CliState, pass_state, run_async
+from taskra_core.cli_support import CliState, pass_state, run_async
 
 
 @click.command()

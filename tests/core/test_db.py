@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from taskra_core import models
-from taskra_core.db import Database, head_revision
+from taskra_core.db import Database, head_revision, include_object
 from taskra_core.errors import DatabaseError
 from taskra_core.models import Store
 from taskra_core.testing import make_test_taskra
@@ -25,7 +25,9 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         async with db.engine.connect() as conn:
             diff = await conn.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}),
+                    MigrationContext.configure(
+                        sync, opts={"compare_type": True, "include_object": include_object}
+                    ),
                     SQLModel.metadata,
                 )
             )

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from taskra_core import hookimpl, hookspec
-from taskra_core.cli import CliState, make_cli
+from taskra_core.cli import make_cli
+from taskra_core.cli_support import CliState
 from taskra_core.errors import PluginError, StartupError
 from taskra_core.hooks import Hooks
 from taskra_core.plugins import DEFAULT_PLUGINS, get_plugins, make_plugin_manager
