@@ -231,8 +231,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def feature_commands() -> dict[str, click.Command]:
     """Command groups that live beside the feature they operate (inbox/, knowledge/)."""
     from taskra_core.inbox.cli import inbox
+    from taskra_core.knowledge.store_cli import store
 
-    return {group.name or "": group for group in (inbox,)}
+    return {group.name or "": group for group in (inbox, store)}
 
 
 def make_cli(pm: pluggy.PluginManager) -> click.Group:

@@ -24,7 +24,10 @@ ENTRY_POINT_GROUP = "taskra"
 
 # Taskra's own behaviour, written as plugins whose hooks are marked trylast so that an
 # installed plugin can replace any of it.
-DEFAULT_PLUGINS: tuple[str, ...] = ("taskra_core.default_plugins.jobs",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "taskra_core.default_plugins.jobs",
+    "taskra_core.default_plugins.orders",
+)
 
 
 @dataclass(frozen=True)
