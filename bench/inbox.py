@@ -27,15 +27,48 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from taskra_core.inbox.listing import ConversationFilter  # noqa: E402
-from taskra_core.models import Conversation, Customer, Message, Store  # noqa: E402
-from taskra_core.testing import make_test_taskra  # noqa: E402
+from taskra_core.inbox.listing import ConversationFilter
+from taskra_core.models import Conversation, Customer, Message, Store
+from taskra_core.testing import make_test_taskra
 
-WORDS = (
-    "order parcel delivery refund return boots jacket size small large waterproof tent "
-    "stove tracking courier late damaged exchange colour discount code warranty zip seam "
-    "socks gloves hat rucksack strap broken missing address change cancel invoice gift"
-).split()
+WORDS = [
+    "order",
+    "parcel",
+    "delivery",
+    "refund",
+    "return",
+    "boots",
+    "jacket",
+    "size",
+    "small",
+    "large",
+    "waterproof",
+    "tent",
+    "stove",
+    "tracking",
+    "courier",
+    "late",
+    "damaged",
+    "exchange",
+    "colour",
+    "discount",
+    "code",
+    "warranty",
+    "zip",
+    "seam",
+    "socks",
+    "gloves",
+    "hat",
+    "rucksack",
+    "strap",
+    "broken",
+    "missing",
+    "address",
+    "change",
+    "cancel",
+    "invoice",
+    "gift",
+]
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 BATCH = 10_000
 SAMPLES = 200
@@ -52,16 +85,35 @@ async def populate(taskra: Any, n_messages: int, n_stores: int, per_conv: int) -
     async with taskra.db.transaction() as session:
         await session.execute(
             insert(stores_t),
-            [{"id": s + 1, "domain": f"bench{s}.myshopify.com", "name": f"Bench {s}",
-              "plan": "free", "scopes": "", "settings": {}, "created_at": BASE,
-              "updated_at": BASE} for s in range(n_stores)],
+            [
+                {
+                    "id": s + 1,
+                    "domain": f"bench{s}.myshopify.com",
+                    "name": f"Bench {s}",
+                    "plan": "free",
+                    "scopes": "",
+                    "settings": {},
+                    "created_at": BASE,
+                    "updated_at": BASE,
+                }
+                for s in range(n_stores)
+            ],
         )
         await session.execute(
             insert(customers_t),
-            [{"id": s * customers_per_store + c + 1, "store_id": s + 1,
-              "email": f"c{c}@store{s}.example", "name": f"Customer {c}",
-              "ai_processing_objected": False, "created_at": BASE, "updated_at": BASE}
-             for s in range(n_stores) for c in range(customers_per_store)],
+            [
+                {
+                    "id": s * customers_per_store + c + 1,
+                    "store_id": s + 1,
+                    "email": f"c{c}@store{s}.example",
+                    "name": f"Customer {c}",
+                    "ai_processing_objected": False,
+                    "created_at": BASE,
+                    "updated_at": BASE,
+                }
+                for s in range(n_stores)
+                for c in range(customers_per_store)
+            ],
         )
     conv_rows = []
     for i in range(n_convs):
@@ -69,11 +121,21 @@ async def populate(taskra: Any, n_messages: int, n_stores: int, per_conv: int) -
         customer = store * customers_per_store + rng.randrange(customers_per_store) + 1
         last = BASE + timedelta(minutes=i)
         conv_rows.append(
-            {"id": i + 1, "store_id": store + 1, "customer_id": customer, "channel": "email",
-             "status": rng.choice(["open", "open", "pending", "closed"]), "subject": "Order",
-             "normalized_subject": "order", "escalated": False, "tags": [],
-             "priority": "normal", "last_message_at": last, "created_at": last,
-             "updated_at": last}
+            {
+                "id": i + 1,
+                "store_id": store + 1,
+                "customer_id": customer,
+                "channel": "email",
+                "status": rng.choice(["open", "open", "pending", "closed"]),
+                "subject": "Order",
+                "normalized_subject": "order",
+                "escalated": False,
+                "tags": [],
+                "priority": "normal",
+                "last_message_at": last,
+                "created_at": last,
+                "updated_at": last,
+            }
         )
     for start in range(0, len(conv_rows), BATCH):
         async with taskra.db.transaction() as session:
@@ -86,10 +148,18 @@ async def populate(taskra: Any, n_messages: int, n_stores: int, per_conv: int) -
             conv = j // per_conv
             words = " ".join(rng.choice(WORDS) for _ in range(12))
             rows.append(
-                {"id": msg_id, "store_id": conv % n_stores + 1, "conversation_id": conv + 1,
-                 "channel": "email", "channel_message_id": f"<{msg_id}@bench>",
-                 "direction": "inbound", "author": "customer", "text": words, "meta": {},
-                 "created_at": BASE + timedelta(seconds=j)}
+                {
+                    "id": msg_id,
+                    "store_id": conv % n_stores + 1,
+                    "conversation_id": conv + 1,
+                    "channel": "email",
+                    "channel_message_id": f"<{msg_id}@bench>",
+                    "direction": "inbound",
+                    "author": "customer",
+                    "text": words,
+                    "meta": {},
+                    "created_at": BASE + timedelta(seconds=j),
+                }
             )
         async with taskra.db.transaction() as session:
             await session.execute(insert(messages_t), rows)
@@ -141,7 +211,8 @@ async def main() -> None:
                     ),
                     lambda: raw(
                         "SELECT * FROM conversations WHERE store_id = :s AND status = 'open'"
-                        " ORDER BY last_message_at DESC, id DESC LIMIT 51", s=store()
+                        " ORDER BY last_message_at DESC, id DESC LIMIT 51",
+                        s=store(),
                     ),
                 ),
                 "search a word": (
@@ -154,7 +225,8 @@ async def main() -> None:
                     ),
                     lambda: raw(
                         "SELECT * FROM messages WHERE conversation_id = :c ORDER BY id DESC"
-                        " LIMIT 50", c=rng.randrange(n_convs) + 1
+                        " LIMIT 50",
+                        c=rng.randrange(n_convs) + 1,
                     ),
                 ),
             }

@@ -27,6 +27,7 @@ from taskra_core.errors import DatabaseError
 from taskra_core.hooks import Hooks
 from taskra_core.inbox import Inbox
 from taskra_core.jobs import JobQueue, JobRegistry
+from taskra_core.knowledge.service import Knowledge
 from taskra_core.plugins import make_plugin_manager
 from taskra_core.settings import Settings
 
@@ -62,6 +63,7 @@ class Taskra:
         self.jobs = JobQueue(self.db, self.clock, settings)
         self.job_handlers = JobRegistry()
         self.inbox = Inbox(self)
+        self.knowledge = Knowledge(self)
         self._started = False
 
     @cached_property

@@ -36,7 +36,18 @@ def taskra(*args: str, check: bool = True, **env: str) -> subprocess.CompletedPr
 def test_help_lists_every_command() -> None:
     """`taskra --help` names the commands a newcomer needs, each with a one-line summary."""
     out = taskra("--help").stdout
-    for command in ("serve", "worker", "db", "keygen", "keys", "plugins", "jobs", "inbox", "store"):
+    for command in (
+        "serve",
+        "worker",
+        "db",
+        "keygen",
+        "keys",
+        "plugins",
+        "jobs",
+        "inbox",
+        "store",
+        "knowledge",
+    ):
         assert f"  {command} " in out
 
 

@@ -1,0 +1,68 @@
+"""``Knowledge``: what the rest of Taskra asks of a store's knowledge (``taskra.knowledge``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskra_core.errors import NotFound
+from taskra_core.knowledge.conflicts import Conflict, find_conflicts
+from taskra_core.knowledge.search import SearchHit, search_knowledge
+from taskra_core.models import Store
+from taskra_core.stores import get_store
+
+if TYPE_CHECKING:
+    from taskra_core.app import Taskra
+
+StoreRef = Store | str | int
+
+
+class Knowledge:
+    """Search and check one store's products, policies and FAQs.
+
+    Every method takes the store as a :class:`Store`, its domain, or its id, and reads only
+    that store's rows.
+    """
+
+    def __init__(self, taskra: Taskra) -> None:
+        self.taskra = taskra
+
+    async def search(self, store: StoreRef, query: str, k: int = 5) -> list[SearchHit]:
+        """The ``k`` (1..50) documents that best answer ``query``, best first."""
+        async with self.taskra.db.session() as session:
+            store_id = await resolve_store_id(session, store)
+            return await search_knowledge(session, self.taskra.db.dialect, store_id, query, k)
+
+    async def conflicts(self, store: StoreRef) -> list[Conflict]:
+        """Facts (return window, delivery times, ...) that two documents state differently."""
+        async with self.taskra.db.session() as session:
+            store_row = await _load_store(session, store)
+            return await find_conflicts(session, store_row)
+
+
+async def resolve_store_id(session: AsyncSession, store: StoreRef) -> int:
+    """The id of ``store``; a domain is looked up (:class:`NotFound` if unknown).
+
+    An id is trusted as given: searching a store that does not exist finds nothing, and the
+    draft path, which always has an id, saves a query.
+    """
+    if isinstance(store, Store):
+        if store.id is None:
+            raise NotFound("The store has not been saved yet.")
+        return store.id
+    if isinstance(store, int):
+        return store
+    found = await get_store(session, store)
+    assert found.id is not None
+    return found.id
+
+
+async def _load_store(session: AsyncSession, store: StoreRef) -> Store:
+    if isinstance(store, str):
+        return await get_store(session, store)
+    store_id = await resolve_store_id(session, store)
+    found = await session.get(Store, store_id)
+    if found is None:
+        raise NotFound(f"No store with id {store_id}.")
+    return found
