@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from taskra_core.app import Taskra
+from taskra_core.demo import FELLANDFORD
 from taskra_core.knowledge.importer import import_store
 from taskra_core.knowledge.query import naive_query
 from taskra_core.knowledge.search import search_knowledge
@@ -43,7 +44,10 @@ from taskra_core.plugins import make_plugin_manager
 from taskra_core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_STORE = REPO.parent / "shared" / "data" / "stores" / "fellandford"
+DEFAULT_STORE = FELLANDFORD
+# The labelled questions are evaluation data, kept outside the package.
+DEFAULT_QUESTIONS = REPO.parent / "shared" / "data" / "stores" / "fellandford"
+DEFAULT_QUESTIONS /= "questions-dev.jsonl"
 K = 5
 
 
@@ -147,11 +151,13 @@ def print_report(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="store folder")
-    parser.add_argument("--questions", type=Path, help="JSONL (default: STORE/questions-dev.jsonl)")
+    parser.add_argument(
+        "--questions", type=Path, default=DEFAULT_QUESTIONS, help="labelled questions (JSONL)"
+    )
     parser.add_argument("--database-url", help="a scratch database (default: temporary SQLite)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
-    questions_file = args.questions or args.store / "questions-dev.jsonl"
+    questions_file = args.questions
     questions = [
         json.loads(line) for line in questions_file.read_text().splitlines() if line.strip()
     ]

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from taskra_core.app import Taskra
 from taskra_core.cli_support import CliState
+from taskra_core.demo import FELLANDFORD
 from taskra_core.errors import InvalidInput
 from taskra_core.knowledge.documents import html_to_text, split_passages
 from taskra_core.knowledge.importer import ImportReport, import_store
@@ -27,9 +28,6 @@ from taskra_core.models import Customer, KnowledgeItem, KnowledgePassage, Order,
 from taskra_core.plugins import make_plugin_manager
 from taskra_core.testing import make_test_settings
 
-FELLANDFORD = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stores" / "fellandford"
-)
 DOMAIN = "fellandford.myshopify.com"
 # 120 products, 5 policies and 40 FAQs.
 ITEMS = 165

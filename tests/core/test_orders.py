@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +13,11 @@ from sqlmodel import col
 from taskra_core import hookimpl
 from taskra_core.app import Taskra
 from taskra_core.default_plugins import orders as orders_plugin
+from taskra_core.demo import FELLANDFORD
 from taskra_core.knowledge.importer import import_store
 from taskra_core.models import Order, Store
 from taskra_core.testing import make_test_taskra
 
-FELLANDFORD = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stores" / "fellandford"
-)
 PRIYA = "priya.raman84@example.com"
 
 
