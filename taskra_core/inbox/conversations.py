@@ -3,10 +3,11 @@ read state. Every operation is scoped to one store and refuses other stores' row
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,6 +31,24 @@ async def load_conversation(
     if conversation is None or conversation.store_id != store_id:
         raise NotFound(f"No conversation {conversation_id} in this store.")
     return conversation
+
+
+async def lock_conversation(
+    session: AsyncSession, store_id: int, conversation_id: int, now: datetime
+) -> Conversation:
+    """Load a conversation the caller will change based on what it reads.
+
+    Writing first takes the lock before the read on both databases (a row lock on
+    PostgreSQL, the write lock on SQLite), so two concurrent edits cannot lose one another.
+    """
+    touched = await session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id, col(Conversation.store_id) == store_id)
+        .values(updated_at=now)
+    )
+    if touched.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound(f"No conversation {conversation_id} in this store.")
+    return await load_conversation(session, store_id, conversation_id)
 
 
 async def load_account(session: AsyncSession, store_id: int, account_id: int) -> Account:
@@ -92,24 +111,32 @@ class ConversationOps:
 
     async def set_tags(self, store_id: int, conversation_id: int, tags: list[str]) -> Conversation:
         cleaned = _clean_tags(tags)
-        async with self.taskra.db.transaction() as session:
-            conversation = await load_conversation(session, store_id, conversation_id)
-            conversation.tags = cleaned
-            conversation.updated_at = self.taskra.clock.now()
-        return conversation
+        return await self._edit_tags(store_id, conversation_id, lambda _current: cleaned)
 
     async def add_tags(self, store_id: int, conversation_id: int, tags: list[str]) -> Conversation:
-        async with self.taskra.db.session() as session:
-            current = list((await load_conversation(session, store_id, conversation_id)).tags)
-        return await self.set_tags(store_id, conversation_id, current + list(tags))
+        extra = _clean_tags(tags)
+        return await self._edit_tags(
+            store_id, conversation_id, lambda current: _clean_tags([*current, *extra])
+        )
 
     async def remove_tags(
         self, store_id: int, conversation_id: int, tags: list[str]
     ) -> Conversation:
         drop = set(_clean_tags(tags))
-        async with self.taskra.db.session() as session:
-            current = (await load_conversation(session, store_id, conversation_id)).tags
-        return await self.set_tags(store_id, conversation_id, [t for t in current if t not in drop])
+        return await self._edit_tags(
+            store_id, conversation_id, lambda current: [t for t in current if t not in drop]
+        )
+
+    async def _edit_tags(
+        self, store_id: int, conversation_id: int, edit: Callable[[list[str]], list[str]]
+    ) -> Conversation:
+        # One locked transaction, so two agents tagging at once both count.
+        async with self.taskra.db.transaction() as session:
+            conversation = await lock_conversation(
+                session, store_id, conversation_id, self.taskra.clock.now()
+            )
+            conversation.tags = edit(list(conversation.tags))
+        return conversation
 
     async def set_priority(
         self, store_id: int, conversation_id: int, priority: str

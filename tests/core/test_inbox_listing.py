@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -178,3 +179,11 @@ async def test_search_is_stemmed_scoped_and_injection_safe(core: Taskra) -> None
         await core.inbox.search(1, hostile)  # no syntax error reaches the caller
     with pytest.raises(InvalidInput):
         await core.inbox.search(1, "!!!")
+
+
+async def test_concurrent_tag_edits_are_not_lost(core: Taskra) -> None:
+    """Five agents adding different tags at the same moment: all five tags stick."""
+    conv = (await receive(core, 1, 1, "hello")).conversation.id
+    await asyncio.gather(*(core.inbox.add_tags(1, conv, [f"t{i}"]) for i in range(5)))
+    thread = await core.inbox.open_conversation(1, conv)
+    assert sorted(thread.conversation.tags) == [f"t{i}" for i in range(5)]
