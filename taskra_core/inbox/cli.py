@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from taskra_core.app import Taskra
 from taskra_core.cli_support import (
     CliState,
     echo_json,
@@ -18,6 +19,13 @@ from taskra_core.cli_support import (
 from taskra_core.inbox.listing import ConversationFilter
 from taskra_core.inbox.messages import InboundMessage
 from taskra_core.stores import get_store
+
+
+async def _store_id(taskra: Taskra, shop: str) -> int:
+    async with taskra.db.session() as session:
+        store = await get_store(session, shop)
+    assert store.id is not None
+    return store.id
 
 
 @click.group()
@@ -48,11 +56,9 @@ def inbox_add(
 
     async def go() -> dict[str, Any]:
         async with started_taskra(state) as taskra:
-            async with taskra.db.session() as session:
-                store = await get_store(session, shop)
-            assert store.id is not None
+            store_id = await _store_id(taskra, shop)
             received = await taskra.inbox.receive(
-                store.id,
+                store_id,
                 InboundMessage(
                     channel=channel,
                     from_email=from_email,
@@ -85,11 +91,9 @@ def inbox_list(state: CliState, shop: str, status: str | None, limit: int, as_js
 
     async def go() -> list[dict[str, Any]]:
         async with started_taskra(state) as taskra:
-            async with taskra.db.session() as session:
-                store = await get_store(session, shop)
-            assert store.id is not None
+            store_id = await _store_id(taskra, shop)
             page = await taskra.inbox.list_conversations(
-                store.id, ConversationFilter(status=status), limit=limit
+                store_id, ConversationFilter(status=status), limit=limit
             )
             return [
                 {
@@ -120,10 +124,8 @@ def inbox_search(state: CliState, shop: str, as_json: bool, query: str) -> None:
 
     async def go() -> dict[str, Any]:
         async with started_taskra(state) as taskra:
-            async with taskra.db.session() as session:
-                store = await get_store(session, shop)
-            assert store.id is not None
-            results = await taskra.inbox.search(store.id, query)
+            store_id = await _store_id(taskra, shop)
+            results = await taskra.inbox.search(store_id, query)
             return {
                 "messages": [
                     {"id": m.id, "conversation_id": m.conversation_id, "text": m.text[:200]}
