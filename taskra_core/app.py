@@ -20,9 +20,13 @@ from types import TracebackType
 
 import pluggy
 
+from taskra_core.channels import Channels
 from taskra_core.clock import Clock
 from taskra_core.crypto import TokenCipher
 from taskra_core.db import Database, head_revision
+from taskra_core.drafting.pricing import PriceTable
+from taskra_core.drafting.reply_models import ReplyModels
+from taskra_core.drafting.service import Drafting
 from taskra_core.errors import DatabaseError
 from taskra_core.hooks import Hooks
 from taskra_core.inbox import Inbox
@@ -64,6 +68,10 @@ class Taskra:
         self.job_handlers = JobRegistry()
         self.inbox = Inbox(self)
         self.knowledge = Knowledge(self)
+        self.reply_models = ReplyModels(settings)
+        self.channels = Channels(settings)
+        self.prices = PriceTable(settings)
+        self.drafting = Drafting(self)
         self._started = False
 
     @cached_property
@@ -84,6 +92,8 @@ class Taskra:
         else:
             await self.check_schema()
         await self.hooks.register_jobs(self.job_handlers.register)
+        await self.hooks.register_reply_models(self.reply_models.register)
+        await self.hooks.register_channels(self.channels.register)
         self._started = True
         await self.hooks.startup(self)
         log.info("taskra started", extra={"database": self.db.dialect})
@@ -93,6 +103,8 @@ class Taskra:
         if self._started:
             self._started = False
             await self.hooks.shutdown(self)
+            await self.reply_models.aclose()
+            await self.channels.aclose()
         await self.db.dispose()
 
     async def check_schema(self) -> None:

@@ -13,6 +13,14 @@
      ├── JobError
      │    ├── UnknownJobKind         no handler is registered for a job's kind
      │    └── LeaseLost              another worker took over a job whose lease ran out
+     ├── DraftingError
+     │    ├── ModelUnavailable       the AI provider failed for now (429, 529, 5xx, timeout,
+     │    │                          garbled reply): retried with backoff
+     │    ├── ModelRejected          the provider refused the request (400, 401, 403): not
+     │    │                          retried; the draft fails and says why
+     │    └── UnknownReplyModel      no reply model is registered under that name
+     ├── DeliveryError               a reply could not be delivered (no channel, provider
+     │                               failure); the send job retries
      ├── NotFound                    a record does not exist (in this store)
      └── InvalidInput                bad input; nothing was changed
 
@@ -65,6 +73,29 @@ class UnknownJobKind(JobError):
 
 class LeaseLost(JobError):
     """The job's lease expired and another worker claimed it; this run's result is discarded."""
+
+
+class DraftingError(TaskraError):
+    """Drafting a reply failed. The customer's message is kept either way."""
+
+
+class ModelUnavailable(DraftingError):
+    """The AI provider could not answer now (rate limit, overload, server error, timeout or a
+    garbled reply). The draft job retries with backoff."""
+
+
+class ModelRejected(DraftingError):
+    """The AI provider refused the request (bad request, bad key, no permission). Retrying
+    cannot help; the draft fails with this message so the merchant can fix the cause."""
+
+
+class UnknownReplyModel(DraftingError):
+    """No reply model is registered under the requested name (see ``TASKRA_REPLY_MODEL``)."""
+
+
+class DeliveryError(TaskraError):
+    """A reply could not be delivered: its channel is not installed or the provider failed.
+    The send job retries; the reply is never dropped silently."""
 
 
 class NotFound(TaskraError):

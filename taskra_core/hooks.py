@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     import click
 
     from taskra_core.app import Taskra
+    from taskra_core.drafting.pipeline import CheckContext
+    from taskra_core.drafting.types import ModelReply
     from taskra_core.jobs import Job
-    from taskra_core.models import Message, Store
+    from taskra_core.models import Draft, Message, Store
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -86,6 +88,32 @@ class Hooks:
             for order in orders or []:
                 merged.setdefault(str(order.get("name")), order)
         return list(merged.values())
+
+    # --- drafting and replies -------------------------------------------------------------
+
+    async def register_reply_models(self, register: Callable[..., None]) -> None:
+        await self._collect("register_reply_models", register=register)
+
+    async def register_channels(self, register: Callable[..., None]) -> None:
+        await self._collect("register_channels", register=register)
+
+    async def check_draft(
+        self, taskra: Taskra, draft: ModelReply, context: CheckContext
+    ) -> list[Any]:
+        """Every implementation's reasons, flattened, in plugin order."""
+        reasons: list[Any] = []
+        for result in await self._collect(
+            "check_draft", taskra=taskra, draft=draft, context=context
+        ):
+            if result:
+                reasons.extend(result if isinstance(result, list | tuple) else [result])
+        return reasons
+
+    async def draft_created(self, taskra: Taskra, draft: Draft) -> None:
+        await self._collect("draft_created", taskra=taskra, draft=draft)
+
+    async def reply_sent(self, taskra: Taskra, message: Message) -> None:
+        await self._collect("reply_sent", taskra=taskra, message=message)
 
     # --- jobs ----------------------------------------------------------------------------
 

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
     import click
 
     from taskra_core.app import Taskra
+    from taskra_core.drafting.pipeline import CheckContext
+    from taskra_core.drafting.types import ModelReply
     from taskra_core.jobs import Job
-    from taskra_core.models import Message, Store
+    from taskra_core.models import Draft, Message, Store
 
 hookspec = HookspecMarker("taskra")
 hookimpl = HookimplMarker("taskra")
@@ -102,6 +104,64 @@ def find_orders(taskra: Taskra, store: Store, email: str | None, name: str | Non
     Admin GraphQL shape (``name``, ``email``, ``displayFulfillmentStatus``, ...), or ``None``
     if this plugin has no orders for the store. Results from all plugins are merged by order
     name, earlier plugins winning, so a live source (Shopify) overrides stored orders.
+    """
+
+
+# --- drafting and replies -------------------------------------------------------------------
+
+
+@hookspec
+def register_reply_models(register: Callable[..., None]) -> Any:
+    """Register reply models (see :mod:`taskra_core.drafting.reply_models`).
+
+    Fires during ``taskra.startup()``. Call ``register(name, factory)`` where ``factory``
+    takes the :class:`~taskra_core.settings.Settings` and returns a ``ReplyModel``; it is
+    called the first time the model drafts. ``TASKRA_REPLY_MODEL`` picks a model by name.
+    Built in: ``anthropic`` and ``offline``. Registering a name twice is a start-up error.
+    """
+
+
+@hookspec
+def register_channels(register: Callable[..., None]) -> Any:
+    """Register channels that deliver replies (see :mod:`taskra_core.channels`).
+
+    Fires during ``taskra.startup()``. Call ``register(name, factory)``; ``name`` is the
+    ``channel`` of the messages the channel answers (``email``, ``chat``) and ``factory``
+    takes the settings and returns a ``Channel``. Registering a name twice is a start-up
+    error.
+    """
+
+
+@hookspec
+def check_draft(taskra: Taskra, draft: ModelReply, context: CheckContext) -> Any:
+    """Decide whether a drafted reply needs a person before it may be sent.
+
+    Fires for every draft, after the model answered and before the draft is stored.
+    ``draft`` is the model's :class:`~taskra_core.drafting.types.ModelReply`; ``context``
+    (:class:`~taskra_core.drafting.pipeline.CheckContext`) holds the customer's message,
+    the store, the reasons the message checks already found and whether the sender's
+    identity needs verifying. Return a list of reasons (``EscalationReason`` or plain
+    strings), or ``None``/``[]`` for none. Every implementation runs; the reasons are
+    combined. Taskra's own rules are the built-in implementation.
+    """
+
+
+@hookspec
+def draft_created(taskra: Taskra, draft: Draft) -> Any:
+    """Called after a draft is stored (committed), once per draft.
+
+    ``draft`` is the stored :class:`~taskra_core.models.Draft` (``state`` is ``drafted``,
+    ``escalated``, ``auto_send`` or ``failed``). Delivered by a durable job, so it is not lost
+    if the process stops, and may in rare cases (a crash mid-call) repeat: be idempotent.
+    """
+
+
+@hookspec
+def reply_sent(taskra: Taskra, message: Message) -> Any:
+    """Called after a reply was delivered to the customer and stored.
+
+    ``message`` is the stored outbound :class:`~taskra_core.models.Message`. Delivered by a
+    durable job like ``draft_created``.
     """
 
 

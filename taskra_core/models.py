@@ -191,6 +191,11 @@ class Draft(SQLModel, table=True):
     """An AI-drafted reply to one inbound message, with its cost and provenance."""
 
     __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_message", "store_id", "message_id"),
+        # Acceptance per intent (see taskra_core.drafting.service).
+        Index("ix_drafts_intent", "store_id", "intent", "outcome"),
+    )
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -209,7 +214,16 @@ class Draft(SQLModel, table=True):
     output_tokens: int = 0
     cost_micros: int = 0  # millionths of a US dollar: exact sums, no float drift
     latency_ms: int | None = None
+    # drafted | escalated | auto_send | approved | sent | discarded | failed | off
     state: str = Field(default="drafted", max_length=16)
+    # Actions (refund, cancel, ...) the reply proposes; a person approves them, never the AI.
+    proposals: list[dict[str, Any]] = _json(list)
+    needs_verification: bool = False
+    error: str | None = None
+    # What the merchant did with it: unedited | edited | discarded | auto_sent.
+    outcome: str | None = Field(default=None, max_length=16)
+    final_text: str | None = None
+    decided_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
 
@@ -218,7 +232,11 @@ class KnowledgeItem(SQLModel, table=True):
     """A product, policy, FAQ or plugin-provided passage, addressed by its source id."""
 
     __tablename__ = "knowledge_items"
-    __table_args__ = (UniqueConstraint("store_id", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "source_id"),
+        # Drafting's store-profile cache checks policies' and FAQs' freshness through it.
+        Index("ix_knowledge_items_kind", "store_id", "kind", "updated_at"),
+    )
 
     id: int | None = _pk()
     store_id: int = _store_fk()

@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "taskra"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "taskra_core.default_plugins.jobs",
     "taskra_core.default_plugins.orders",
+    "taskra_core.default_plugins.drafting",
 )
 
 

@@ -8,12 +8,15 @@ one is undocumented. Nothing else in Taskra reads ``os.environ``; code receives 
 from __future__ import annotations
 
 import base64
+import json
 import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -33,6 +36,17 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./taskra.db"
 # The newest Sonnet that the pinned anthropic SDK does not mark deprecated.
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+
+
+class ModelPrice(BaseModel):
+    """What a model costs, in USD per million tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
 
 
 def _env(name: str) -> Any:
@@ -193,6 +207,74 @@ class Settings(BaseSettings):
     model: str = Field(
         DEFAULT_MODEL, validation_alias=_env("TASKRA_MODEL"), description="Claude model id."
     )
+    reply_model: str | None = Field(
+        None,
+        validation_alias=_env("TASKRA_REPLY_MODEL"),
+        description="Reply model by name (`anthropic`, `offline`, or a plugin's); unset picks "
+        "`anthropic` when ANTHROPIC_API_KEY is set, else `offline`.",
+    )
+    anthropic_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("TASKRA_ANTHROPIC_TIMEOUT_SECONDS"),
+        description="Timeout of one Claude API request.",
+    )
+    anthropic_max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        validation_alias=_env("TASKRA_ANTHROPIC_MAX_RETRIES"),
+        description="Quick retries inside one draft attempt (429, 529, 5xx); the draft job "
+        "then retries with backoff.",
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        validation_alias=_env("TASKRA_MODEL_PRICES"),
+        description="JSON prices in USD per million tokens, added to the built-in table: "
+        '`{"model": {"input": 3, "output": 15, "cache_write": 3.75, "cache_read": 0.3}}`.',
+    )
+
+    # --- drafting -----------------------------------------------------------------------------
+    draft_max_attempts: int = Field(
+        5,
+        ge=1,
+        validation_alias=_env("TASKRA_DRAFT_MAX_ATTEMPTS"),
+        description="Draft attempts through AI outages before the draft is shown as failed.",
+    )
+    draft_max_rounds: int = Field(
+        4,
+        ge=1,
+        le=10,
+        validation_alias=_env("TASKRA_DRAFT_MAX_ROUNDS"),
+        description="Most model calls for one draft (tool use); the last must submit a reply.",
+    )
+    draft_max_tokens: int = Field(
+        80_000,
+        ge=1_000,
+        validation_alias=_env("TASKRA_DRAFT_MAX_TOKENS"),
+        description="Most tokens (input, cached and output, over all rounds) one draft may use.",
+    )
+    draft_max_output_tokens: int = Field(
+        1_024,
+        ge=64,
+        validation_alias=_env("TASKRA_DRAFT_MAX_OUTPUT_TOKENS"),
+        description="Most output tokens of one model call.",
+    )
+    ai_budget_usd: float = Field(
+        50.0,
+        ge=0,
+        validation_alias=_env("TASKRA_AI_BUDGET_USD"),
+        description="Default monthly AI budget of a store in USD (a hard cap); a store may set "
+        "its own.",
+    )
+    refund_threshold: float = Field(
+        300.0,
+        ge=0,
+        validation_alias=_env("TASKRA_REFUND_THRESHOLD"),
+        description="Default refund amount, in the store's currency, above which a human "
+        "decides; a store may set its own.",
+    )
+
     stripe_api_key: SecretStr | None = Field(
         None, validation_alias=_env("STRIPE_API_KEY"), description="Stripe secret key."
     )
@@ -214,6 +296,16 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_EMAIL_FROM"),
         description="Sender address for outbound email, e.g. 'Support <support@example.com>'.",
     )
+
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _prices(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from None
+        return value
 
     @field_validator("disable_plugins", mode="before")
     @classmethod

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from taskra_core.app import Taskra
 from taskra_core.clock import Clock
+from taskra_core.drafting.reply_models import ReplyModel
+from taskra_core.drafting.types import DraftRequest, ModelReply
+from taskra_core.hookspecs import hookimpl
 from taskra_core.settings import Settings
 
 # A fixed, obviously-fake key: tests must never depend on a real secret.
@@ -48,3 +51,45 @@ def make_test_taskra(
         load_entrypoints=load_entrypoints, plugins=plugins, disabled=settings.disable_plugins
     )
     return Taskra(settings, pm=pm, clock=clock)
+
+
+class MockReplyModel(ReplyModel):
+    """A reply model for tests: instant, no network, and it records what it was asked.
+
+    By default it answers with the first retrieved source, cited; pass ``replies`` (a
+    ``ModelReply`` or a function of the request returning one) to script answers, used in
+    order, the last one repeating.
+    """
+
+    name = "mock"
+
+    def __init__(self, *replies: ModelReply | Callable[[DraftRequest], ModelReply]) -> None:
+        self.replies = list(replies)
+        self.requests: list[DraftRequest] = []
+
+    async def draft(self, request: DraftRequest) -> ModelReply:
+        self.requests.append(request)
+        if self.replies:
+            reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            return reply(request) if callable(reply) else reply
+        first = request.sources[0] if request.sources else None
+        return ModelReply(
+            text=f"Thanks for your message. {first.title if first else ''}".strip(),
+            model=self.name,
+            sources=(first.source_id,) if first else (),
+            intent="product_question",
+            language="en",
+            confidence=0.9,
+        )
+
+
+class MockModelPlugin:
+    """Registers ``model`` as reply model ``mock``; pair with ``reply_model="mock"``."""
+
+    def __init__(self, model: ReplyModel) -> None:
+        self.model = model
+        self.__name__ = "mock-model"
+
+    @hookimpl
+    def register_reply_models(self, register: Callable[..., None]) -> None:
+        register(self.model.name, lambda settings: self.model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from taskra_core.app import Taskra
 from taskra_core.settings import env_var_names
 from taskra_core.testing import make_test_taskra
+from tests.fakes.anthropic import FakeAnthropic
 
 POSTGRES_URL = os.environ.get("TASKRA_TEST_POSTGRES_URL")
 
@@ -86,3 +87,10 @@ async def taskra(database_url: str) -> AsyncIterator[Taskra]:
         yield core
     finally:
         await core.shutdown()
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """A running fake Anthropic API with default settings (1024-token cache minimum)."""
+    with FakeAnthropic() as fake:
+        yield fake

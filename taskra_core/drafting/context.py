@@ -1,0 +1,214 @@
+"""Gathering what a draft needs from the database: the store profile, the sender, the
+conversation so far, and the knowledge retrieved for this message.
+
+Everything is read for one store id; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from taskra_core.drafting.orders import Sender
+from taskra_core.drafting.types import Source, StoreProfile, Turn
+from taskra_core.errors import InvalidInput, NotFound
+from taskra_core.models import Conversation, Customer, KnowledgeItem, Message, Store
+
+if TYPE_CHECKING:
+    from taskra_core.app import Taskra
+
+HISTORY_TURNS = 8
+HISTORY_CHARS = 1_500
+RETRIEVED = 5
+SOURCE_CHARS = 1_600
+# Policies and FAQs are in the cached store profile already; retrieval adds the rest.
+PROFILE_KINDS = ("policy", "faq")
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """One stored inbound message and what surrounds it."""
+
+    store: Store
+    message: Message
+    conversation: Conversation
+    customer: Customer
+    history: tuple[Turn, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.conversation.subject or ""
+
+
+async def load_profile(session: AsyncSession, store: Store) -> StoreProfile:
+    """The store's voice, policies and FAQs, in a stable order (it opens the cached prompt)."""
+    rows = (
+        await session.execute(
+            select(
+                col(KnowledgeItem.source_id),
+                col(KnowledgeItem.kind),
+                col(KnowledgeItem.title),
+                col(KnowledgeItem.body),
+            )
+            .where(
+                col(KnowledgeItem.store_id) == store.id, col(KnowledgeItem.kind).in_(PROFILE_KINDS)
+            )
+            .order_by(col(KnowledgeItem.source_id))
+        )
+    ).all()
+    policies = tuple(
+        Source(r.source_id, r.title, _answer(r.body, r.title)) for r in rows if r.kind == "policy"
+    )
+    faqs = tuple(
+        Source(r.source_id, r.title, _answer(r.body, r.title)) for r in rows if r.kind == "faq"
+    )
+    settings: dict[str, Any] = store.settings or {}
+    return StoreProfile(
+        name=store.name or store.domain,
+        domain=store.domain,
+        currency=store.currency or "USD",
+        brand_voice=str(settings.get("brand_voice") or ""),
+        policies=policies,
+        faqs=faqs,
+    )
+
+
+class ProfileCache:
+    """Store profiles kept between drafts, re-read only when the store's policies or FAQs
+    change (their count or newest ``updated_at``) or its name, currency or voice do.
+
+    The check costs one aggregate over an index; reading and formatting the profile costs
+    several milliseconds, on every message. Bounded, least recently used out first.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, tuple[tuple[Any, ...], StoreProfile]] = OrderedDict()
+
+    async def get(self, session: AsyncSession, store: Store) -> StoreProfile:
+        assert store.id is not None
+        count, newest = (
+            await session.execute(
+                select(func.count(), func.max(col(KnowledgeItem.updated_at))).where(
+                    col(KnowledgeItem.store_id) == store.id,
+                    col(KnowledgeItem.kind).in_(PROFILE_KINDS),
+                )
+            )
+        ).one()
+        settings = store.settings or {}
+        key = (count, newest, store.name, store.domain, store.currency, settings.get("brand_voice"))
+        entry = self._entries.get(store.id)
+        if entry is not None and entry[0] == key:
+            self._entries.move_to_end(store.id)
+            return entry[1]
+        profile = await load_profile(session, store)
+        self._entries[store.id] = (key, profile)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return profile
+
+
+def _answer(body: str, title: str) -> str:
+    # An FAQ's body repeats its question; the profile lists it once, as the heading.
+    return body[len(title) :].strip() if title and body.startswith(title) else body
+
+
+async def load_message(session: AsyncSession, store_id: int, message_id: int) -> MessageContext:
+    """The inbound message ``message_id`` of store ``store_id``, with its conversation."""
+    message = await session.get(Message, message_id)
+    if message is None or message.store_id != store_id:
+        raise NotFound(f"No message {message_id} in this store.")
+    if message.direction != "inbound":
+        raise InvalidInput(f"Message {message_id} is not from a customer; nothing to reply to.")
+    store = await session.get(Store, store_id)
+    conversation = await session.get(Conversation, message.conversation_id)
+    # Foreign keys guarantee both.
+    assert store is not None
+    assert conversation is not None
+    customer = await session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    earlier = (
+        await session.scalars(
+            select(Message)
+            .where(
+                col(Message.store_id) == store_id,
+                col(Message.conversation_id) == conversation.id,
+                col(Message.id) < message_id,
+                col(Message.direction) != "note",  # internal notes never reach the customer
+            )
+            .order_by(col(Message.id).desc())
+            .limit(HISTORY_TURNS)
+        )
+    ).all()
+    history = tuple(Turn(author=m.author, text=m.text[:HISTORY_CHARS]) for m in reversed(earlier))
+    return MessageContext(store, message, conversation, customer, history)
+
+
+def sender_of(message: Message, customer: Customer) -> Sender:
+    """Who verifiably sent ``message``.
+
+    Email: the sender address the channel received (``customer.email``). Chat: only a
+    storefront customer the app proxy vouched for, which the chat channel records in the
+    message's ``meta["storefront_customer"]`` as ``{"id": ..., "email": ...}``; an anonymous
+    chat visitor has typed an email we cannot trust.
+    """
+    if message.channel == "email":
+        return Sender(email=customer.email)
+    vouched = (message.meta or {}).get("storefront_customer") or {}
+    email = vouched.get("email")
+    customer_id = vouched.get("id")
+    return Sender(
+        email=str(email).lower() if email else None,
+        customer_id=str(customer_id) if customer_id else None,
+    )
+
+
+async def retrieve(taskra: Taskra, store: Store, query: str) -> tuple[Source, ...]:
+    """The documents that best answer ``query``, best first.
+
+    Policies and FAQs come whole (the prompt already holds them in the cached store profile
+    and leaves them out of the per-message part); other documents are cut to a length that
+    keeps the uncached part of the prompt small.
+    """
+    if not query.strip():
+        return ()
+    try:
+        hits = await taskra.knowledge.search(store, query[:4_000], k=RETRIEVED)
+    except InvalidInput:  # nothing searchable in the message (an emoji, a bare greeting)
+        return ()
+    if not hits:
+        return ()
+    wanted = [h.source_id for h in hits]
+    async with taskra.db.session() as session:
+        rows = (
+            await session.execute(
+                select(
+                    col(KnowledgeItem.source_id),
+                    col(KnowledgeItem.kind),
+                    col(KnowledgeItem.title),
+                    col(KnowledgeItem.body),
+                ).where(
+                    col(KnowledgeItem.store_id) == store.id,
+                    col(KnowledgeItem.source_id).in_(wanted),
+                )
+            )
+        ).all()
+    found = {
+        r.source_id: Source(
+            r.source_id,
+            r.title,
+            _answer(r.body, r.title) if r.kind in PROFILE_KINDS else r.body[:SOURCE_CHARS],
+        )
+        for r in rows
+    }
+    return tuple(found[s] for s in wanted if s in found)
+
+
+def in_profile(source_id: str) -> bool:
+    """True for documents the cached store profile already holds (policies, FAQs)."""
+    return source_id.split(":", 1)[0] in PROFILE_KINDS

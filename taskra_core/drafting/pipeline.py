@@ -1,0 +1,187 @@
+"""One draft, start to finish, without storing anything: checks, retrieval, the model,
+checks again, cost.
+
+::
+
+    message checks (guardrails) ── budget used up / customer objected? ──▶ no model call
+           │
+    retrieval + verified orders ─▶ reply model ─▶ check_draft hook (rules + plugins) ─▶ cost
+
+Storing the result, autonomy and sending are the caller's (:mod:`taskra_core.drafting.service`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from taskra_core.drafting.context import retrieve
+from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
+from taskra_core.drafting.orders import Sender, order_names, order_total
+from taskra_core.drafting.policy import budget_status, refund_threshold
+from taskra_core.drafting.pricing import usd
+from taskra_core.drafting.tools import ToolBox
+from taskra_core.drafting.types import DraftRequest, ModelReply, Turn
+
+if TYPE_CHECKING:
+    from taskra_core.app import Taskra
+    from taskra_core.models import Store
+
+# Reasons that stop drafting before any model call: spending more, or processing the text
+# with AI at all, is exactly what they forbid.
+HARD_STOPS = frozenset({"budget_exhausted", "ai_objection"})
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What ``check_draft`` implementations see besides the draft itself."""
+
+    store: Store
+    channel: str
+    text: str
+    subject: str
+    message_reasons: tuple[EscalationReason, ...]
+    verification_needed: bool
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """A composed draft: the model's reply, why a person must look (if anything), and cost."""
+
+    reply: ModelReply
+    reasons: tuple[EscalationReason, ...]
+    verification_needed: bool
+    cost_micros: int
+    latency_ms: int
+    model_called: bool
+
+    @property
+    def escalate(self) -> bool:
+        return bool(self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        reply = self.reply
+        return {
+            "reply": reply.text,
+            "sources": list(reply.sources),
+            "escalate": self.escalate,
+            "escalation_reasons": [f"{r.code}: {r.detail}" for r in self.reasons],
+            "intent": reply.intent,
+            "language": reply.language,
+            "confidence": reply.confidence,
+            "needs_verification": self.verification_needed,
+            "proposals": [p.as_dict() for p in reply.proposals],
+            "model": reply.model,
+            "usage": reply.usage.as_dict(),
+            "cost": usd(self.cost_micros),
+            "latency_ms": self.latency_ms,
+        }
+
+
+def _as_reason(value: Any) -> EscalationReason:
+    if isinstance(value, EscalationReason):
+        return value
+    return EscalationReason("plugin", str(value))
+
+
+def _merge(
+    *groups: tuple[EscalationReason, ...] | list[EscalationReason],
+) -> tuple[EscalationReason, ...]:
+    seen: dict[str, EscalationReason] = {}
+    for group in groups:
+        for reason in group:
+            seen.setdefault(reason.code, reason)
+    return tuple(seen.values())
+
+
+async def compose(
+    taskra: Taskra,
+    store: Store,
+    *,
+    text: str,
+    channel: str,
+    sender: Sender,
+    subject: str = "",
+    customer_name: str | None = None,
+    history: tuple[Turn, ...] = (),
+    ai_objected: bool = False,
+) -> DraftResult:
+    """Draft a reply to ``text`` for ``store``; nothing is written to the database."""
+    now = taskra.clock.now()
+    settings = taskra.settings
+    async with taskra.db.session() as session:
+        profile = await taskra.drafting.profiles.get(session, store)
+        budget = await budget_status(session, store, settings, now)
+    tools = ToolBox(taskra, store, profile, sender)
+    orders, unverified = await tools.owned_orders(f"{subject}\n{text}")
+    if unverified:
+        tools.verification_needed = True
+    named = order_names(f"{subject}\n{text}")
+    mentioned = [o for o in orders if o.get("name") in named] or (
+        orders if len(orders) == 1 else []
+    )
+    total = None
+    if mentioned:
+        total = order_total({"totalPriceSet": {"shopMoney": {"amount": _amount(mentioned[0])}}})
+    message_reasons = tuple(
+        check_message(
+            text,
+            subject,
+            GuardrailContext(
+                refund_threshold=refund_threshold(store, settings),
+                currency=profile.currency,
+                sender_owns_order=(not unverified) if named else (True if orders else None),
+                budget_exhausted=budget.exhausted,
+                ai_objected=ai_objected,
+                order_total=total,
+            ),
+        )
+    )
+    if any(r.code in HARD_STOPS for r in message_reasons):
+        empty = ModelReply(text="", model="none", needs_human=True, confidence=0.0)
+        return DraftResult(empty, message_reasons, tools.verification_needed, 0, 0, False)
+
+    model = taskra.reply_models.get()
+    sources = await retrieve(taskra, store, f"{subject}\n{text}")
+    tools.shown.update(s.source_id for s in sources)
+    request = DraftRequest(
+        store=profile,
+        channel=channel,
+        text=text,
+        now=now,
+        tools=tools,
+        subject=subject,
+        customer_name=customer_name,
+        history=history,
+        sources=sources,
+        orders=tuple(orders),
+    )
+    started = time.perf_counter()
+    reply = await model.draft(request)
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    context = CheckContext(
+        store=store,
+        channel=channel,
+        text=text,
+        subject=subject,
+        message_reasons=message_reasons,
+        verification_needed=tools.verification_needed,
+        sources=tuple(s.source_id for s in sources),
+    )
+    extra = [_as_reason(r) for r in await taskra.hooks.check_draft(taskra, reply, context)]
+    cost = taskra.prices.cost_micros(reply.model, reply.usage) if reply.usage.total else 0
+    return DraftResult(
+        reply=reply,
+        reasons=_merge(message_reasons, extra),
+        verification_needed=tools.verification_needed,
+        cost_micros=cost,
+        latency_ms=latency_ms,
+        model_called=True,
+    )
+
+
+def _amount(summary: dict[str, Any]) -> str | None:
+    total = summary.get("total")
+    return str(total).split()[0] if total else None
