@@ -3,6 +3,12 @@
     python bench/escalation_eval.py
     python bench/escalation_eval.py --questions path/to/questions.jsonl --threshold 300
 
+With ``--pipeline`` it also drafts every question through the whole drafting pipeline (the
+offline model, on a scratch SQLite database with the demo store imported, the clock at the
+store's ``as_of``) and scores the drafts that end up escalated. That figure includes the
+draft-level checks (no grounding source, a reply in another language than the customer's),
+which the labels do not cover, so expect lower precision there.
+
 Each line of the questions file is a JSON object with id, channel, subject, body,
 customer_email, intent and must_escalate. The store's orders (the demo store, Fell & Ford)
 give the caller-side context: whether the sender owns the order the message mentions, and
@@ -13,9 +19,11 @@ keyword baseline for comparison. Targets: recall >= 0.95 with precision >= 0.80.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,8 +32,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from taskra_core.app import Taskra
 from taskra_core.demo import FELLANDFORD
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
+from taskra_core.knowledge.importer import import_store
+from taskra_core.plugins import make_plugin_manager
+from taskra_core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_QUESTIONS = REPO.parent / "shared/data/stores/fellandford/questions-dev.jsonl"
@@ -100,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--store", type=Path, default=FELLANDFORD)
     parser.add_argument("--threshold", type=Decimal, default=Decimal(300))
+    parser.add_argument(
+        "--pipeline", action="store_true", help="also score full offline drafts (slower)"
+    )
     args = parser.parse_args(argv)
 
     questions = [
@@ -137,7 +152,43 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     met = recall >= 0.95 and precision >= 0.80
     print(f"targets (recall >= 0.95, precision >= 0.80): {'met' if met else 'NOT met'}")
+    if args.pipeline:
+        asyncio.run(pipeline(questions, args.store))
     return 0
+
+
+async def pipeline(questions: list[dict[str, Any]], store: Path) -> None:
+    """Score the drafts of the whole pipeline (offline model) against the same labels."""
+    as_of = json.loads((store / "customers_orders.json").read_text()).get("as_of")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_values(
+            database_url=f"sqlite+aiosqlite:///{tmp}/eval.db", now=as_of, reply_model="offline"
+        )
+        pm = make_plugin_manager(load_entrypoints=False)
+        async with Taskra(settings, pm=pm) as taskra:
+            report = await import_store(taskra, store)
+            pairs = []
+            misses = []
+            for q in questions:
+                result = await taskra.drafting.preview(
+                    report.domain,
+                    text=q.get("body") or "",
+                    from_email=q["customer_email"],
+                    channel=q.get("channel") or "email",
+                    subject=q.get("subject") or "",
+                )
+                expected = bool(q.get("must_escalate"))
+                pairs.append((result.escalate, expected))
+                if result.escalate != expected:
+                    kind = "FALSE NEGATIVE" if expected else "FALSE POSITIVE"
+                    misses.append(f"  {kind} {q['id']}: {_describe(list(result.reasons))}")
+    tp, fp, fn, tn, precision, recall, f1 = scores(pairs)
+    print(
+        f"\nwhole pipeline, offline model: tp={tp} fp={fp} fn={fn} tn={tn} "
+        f"precision={precision:.3f} recall={recall:.3f} f1={f1:.3f}"
+    )
+    for line in misses:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from taskra_core.demo import FELLANDFORD
 from taskra_core.errors import ModelRejected, ModelUnavailable
 from taskra_core.knowledge.importer import import_store
 from taskra_core.testing import make_test_taskra
+from tests.core.test_drafting_service import drafts, drain, receive
 from tests.fakes.anthropic import (
     FakeAnthropic,
     delay_reply,
@@ -227,3 +228,39 @@ async def test_nothing_volatile_before_the_cache_breakpoint(
         assert volatile not in prefix
     assert "Today is Monday 17 March 2025" in json.dumps(first["messages"])
     assert "Today is Sunday 01 June 2025" in json.dumps(second["messages"])
+
+
+async def test_outage_retries_the_draft_job_then_drafts(
+    database_url: str, fake_anthropic: FakeAnthropic
+) -> None:
+    """529, 529, then success: the draft job retries with back-off and stores one draft."""
+    fake_anthropic.script(
+        error_reply("overloaded_error"),
+        error_reply("overloaded_error"),
+        tool_reply("submit_reply", submit()),
+    )
+    async for taskra in claude(database_url, fake_anthropic):
+        message_id = await receive(taskra, QUESTION)
+        await drain(taskra)
+        [draft] = await drafts(taskra)
+    assert len(fake_anthropic.requests) == 3
+    assert draft.message_id == message_id
+    assert draft.state == "drafted"
+    assert draft.sources == ["order:#1001"]
+
+
+async def test_persistent_outage_ends_in_a_visible_failed_draft(
+    database_url: str, fake_anthropic: FakeAnthropic
+) -> None:
+    """An API that stays down: after TASKRA_DRAFT_MAX_ATTEMPTS the draft is shown as failed,
+    the message is still there, and no reply was sent."""
+    fake_anthropic.responder = lambda body: error_reply("api_error")
+    async for taskra in claude(database_url, fake_anthropic, draft_max_attempts=2):
+        await receive(taskra, QUESTION)
+        await drain(taskra)
+        [draft] = await drafts(taskra)
+        outbound = await taskra.jobs.list(kind="send_reply")
+    assert len(fake_anthropic.requests) == 2
+    assert draft.state == "failed"
+    assert "500" in (draft.error or "")
+    assert outbound == []
