@@ -230,12 +230,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def feature_commands() -> dict[str, click.Command]:
     """Command groups that live beside the feature they operate (inbox/, knowledge/)."""
+    from taskra_core.drafting.ai_cli import ai
     from taskra_core.drafting.cli import draft
     from taskra_core.inbox.cli import inbox
     from taskra_core.knowledge.cli import knowledge
     from taskra_core.knowledge.store_cli import store
 
-    return {group.name or "": group for group in (inbox, knowledge, store, draft)}
+    return {group.name or "": group for group in (inbox, knowledge, store, draft, ai)}
 
 
 def make_cli(pm: pluggy.PluginManager) -> click.Group:

@@ -47,6 +47,8 @@ def test_help_lists_every_command() -> None:
         "inbox",
         "store",
         "knowledge",
+        "draft",
+        "ai",
     ):
         assert f"  {command} " in out
 

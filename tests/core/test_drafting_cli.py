@@ -112,3 +112,28 @@ def test_draft_for_an_unknown_store_fails_cleanly(database_url: str, tmp_path: P
     assert result.returncode == 1
     assert "No store nope.myshopify.com" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ai_commands_set_autonomy_and_budget_and_show_evidence(database_url: str) -> None:
+    """`taskra ai autonomy|budget` change a store's settings; `ai show --json` reports them
+    with this month's spend."""
+    env = demo_env(database_url)
+    shop = ["--shop", "fellandford"]
+    taskra("ai", "autonomy", *shop, "--intent", "order_status", "auto_send", **env)
+    taskra("ai", "budget", *shop, "12.5", **env)
+    shown = json.loads(taskra("ai", "show", *shop, "--json", **env).stdout)
+    assert shown["autonomy"]["default"] == "draft"
+    assert shown["autonomy"]["intents"]["order_status"] == "auto_send"
+    assert shown["autonomy"]["intents"]["return_request"] == "draft"
+    assert shown["budget"] == {
+        "period": "2025-03",
+        "budget_usd": 12.5,
+        "spent_usd": 0.0,
+        "exhausted": False,
+    }
+    assert shown["acceptance"] == []
+    bad = taskra("ai", "autonomy", *shop, "always", check=False, **env)
+    assert bad.returncode == 2
+    assert "'always' is not one of" in bad.stderr
+    human = taskra("ai", "show", *shop, **env).stdout
+    assert "order_status        auto_send" in human
