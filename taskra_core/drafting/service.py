@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,7 +47,7 @@ from taskra_core.errors import (
 )
 from taskra_core.inbox.messages import normalize_email
 from taskra_core.knowledge.service import StoreRef, resolve_store_id
-from taskra_core.models import Customer, Draft, PrivacyRequest, Store
+from taskra_core.models import Conversation, Customer, Draft, PrivacyRequest, Store
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
@@ -157,7 +157,10 @@ class Drafting:
         """
         taskra = self.taskra
         async with taskra.db.session() as read:
-            ctx = await load_message(read, store_id, message_id)
+            try:
+                ctx = await load_message(read, store_id, message_id)
+            except NotFound:
+                return None  # erased since it arrived (a privacy request): nothing to answer
             done = await read.scalar(
                 select(func.count())
                 .select_from(Draft)
@@ -213,12 +216,23 @@ class Drafting:
         if draft.state == "failed":
             log.warning("draft failed", extra={"message_id": message_id, "error": draft.error})
         session.add(draft)
-        conversation = await session.merge(ctx.conversation)
+        # A targeted UPDATE, not a merge of the copy read earlier: an agent may have changed
+        # the conversation's tags or assignee while the model was thinking.
+        changes: dict[str, Any] = {"updated_at": now}
+        if draft.intent:
+            changes["intent"] = draft.intent
         if draft.state in ("escalated", "failed"):
-            conversation.escalated = True
-            conversation.priority = "high" if draft.state == "escalated" else conversation.priority
-        conversation.intent = draft.intent or conversation.intent
-        conversation.updated_at = now
+            changes["escalated"] = True
+        if draft.state == "escalated":
+            changes["priority"] = "high"
+        await session.execute(
+            update(Conversation)
+            .where(
+                col(Conversation.id) == ctx.conversation.id,
+                col(Conversation.store_id) == store_id,
+            )
+            .values(**changes)
+        )
         await session.flush()
         assert draft.id is not None
         await taskra.jobs.enqueue(

@@ -571,3 +571,32 @@ async def test_hook_check_draft(database_url: str, model: MockReplyModel) -> Non
         assert draft.escalation_reasons == ["plugin: jackets are handled by Sam"]
     finally:
         await taskra.shutdown()
+
+
+async def test_edits_made_while_drafting_are_kept(database_url: str) -> None:
+    """An agent tagging the conversation while the model works keeps the tag: storing the
+    draft updates only the fields drafting owns."""
+
+    class SlowModel(MockReplyModel):
+        taskra: Taskra
+
+        async def draft(self, request: Any) -> ModelReply:
+            store = await store_id(self.taskra)
+            [conversation] = (await self.taskra.inbox.list_conversations(store)).items
+            assert conversation.id is not None
+            await self.taskra.inbox.add_tags(store, conversation.id, ["vip"])
+            return cited("If this isn't sorted I'll see you in small claims court.")
+
+    model = SlowModel()
+    taskra = await start(database_url, model)
+    model.taskra = taskra
+    try:
+        await receive(taskra, "I'm going to small claims court over this.")
+        await drain(taskra)
+        async with taskra.db.session() as session:
+            conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        assert conversation.tags == ["vip"]
+        assert conversation.escalated is True
+    finally:
+        await taskra.shutdown()
