@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from taskra_core.knowledge.documents import Document
+from taskra_core.knowledge.search import optimize_index
 from taskra_core.knowledge.store_folder import (
     CustomerRecord,
     OrderRecord,
@@ -39,6 +40,9 @@ IMPORTED_KINDS = ("product", "policy", "faq")
 # Rows per statement: keeps IN lists and multi-row inserts well inside every driver's
 # bind-parameter limit, and progress moving.
 BATCH = 200
+# Items added, changed or removed by one import from which the search index is tidied up
+# afterwards (see optimize_index); fewer leave it as good as it was.
+BULK_CHANGE = 1_000
 
 T = TypeVar("T")
 
@@ -97,6 +101,8 @@ async def import_store(
         added, updated, removed = await _sync_knowledge(
             session, store_id, contents.documents, now, progress
         )
+        if added + updated + removed >= BULK_CHANGE:
+            await optimize_index(session, taskra.db.dialect)
         await _sync_orders(session, store_id, contents.orders, now, progress)
         insert_customer = pg_insert if taskra.db.dialect == "postgresql" else sqlite_insert
         await _sync_customers(session, store_id, contents.customers, now, progress, insert_customer)

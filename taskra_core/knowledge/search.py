@@ -1,23 +1,30 @@
 """Searching a store's knowledge: the passages that best answer a customer's message.
 
 The database does the work through its full-text index (SQLite FTS5 with BM25, PostgreSQL
-tsvector with ``ts_rank_cd``; see migration 0003), so a search costs the same for ten
-products as for ten thousand. Any query word may match (OR): customers paraphrase, and
-requiring every word would find nothing for most real messages; ranking puts documents that
-match more, rarer, better-placed words first. A document split into several passages is
-returned once, represented by its best passage.
+tsvector with ``ts_rank``; see migrations 0003 and 0005). Any query word may match (OR):
+customers paraphrase, and requiring every word would find nothing for most real messages;
+ranking puts documents that match more, rarer, better-placed words first. A document split
+into several passages is returned once, represented by its best passage.
+
+Ranking costs the database a little for every passage that matches, so on a big catalogue
+the index is asked only for the words rare enough to single documents out (see
+:func:`selective_terms`): a search in ten thousand products then costs little more than one
+in a hundred.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
 
 from taskra_core.errors import InvalidInput
 from taskra_core.knowledge.query import Query, build_query, fts5_match, tsquery_match
@@ -27,35 +34,86 @@ from taskra_core.knowledge.synonyms import stem
 MAX_K = 50
 # See selective_terms.
 MANY_PASSAGES = 2_000
-COMMON_PASSAGES = 1_000
+COMMON_PASSAGES = 500
+# Passages the index may rank for one search, by database: a few milliseconds' work for
+# each. PostgreSQL reads a passage's table row to rank it, about 4 microseconds a passage
+# against 1.5 for FTS5.
+RANKED_PASSAGES = {"sqlite": 1_500, "postgresql": 1_000}
 MIN_TERMS = 4
 # How many passages the index hands to the re-ranker (see taskra_core.knowledge.ranking).
 CANDIDATES = 48
 # Enough of a passage to rank and quote it: a product's description comes before its variants.
 TEXT_CHARS = 2_000
 SNIPPET_CHARS = 200
+# Pages of FTS5 index merged after a bulk change: all of a 20,000-passage index, in about
+# 0.2 s; a bigger one is merged that far and left to FTS5's automerge for the rest.
+MERGE_PAGES = 4_000
 
+# Both queries rank inside a subquery and join the table afterwards, so only the chosen
+# passages are read, not every match. The outer store check repeats the index's: no other
+# store's row can come back whatever the index holds.
+#
 # Column weights, title : text : keywords (: store_id, a filter that must not score). A word
 # in a product's name or a FAQ's question says far more about what the document is than the
 # same word in its prose.
 _SQLITE_WEIGHTS = (4.0, 1.0, 2.0, 0.0)
+_SQLITE_TEMPLATE = (
+    "SELECT p.source_id, p.title, substr(p.text, 1, {chars}) AS text, p.keywords"
+    " FROM (SELECT rowid AS id, bm25(knowledge_fts, {w}) AS rank FROM knowledge_fts"
+    " WHERE knowledge_fts MATCH :match{newest} ORDER BY rank, rowid LIMIT :limit) AS hit"
+    " JOIN knowledge_passages AS p ON p.id = hit.id"
+    " WHERE p.store_id = :store ORDER BY hit.rank, p.id"
+)
 _SQLITE_SQL = text(
-    "SELECT p.source_id, p.title, substr(p.text, 1, {chars}) AS text, p.keywords,"
-    " bm25(knowledge_fts, {w}) AS rank"
-    " FROM knowledge_fts JOIN knowledge_passages AS p ON p.id = knowledge_fts.rowid"
-    " WHERE knowledge_fts MATCH :match AND p.store_id = :store"
-    " ORDER BY rank, p.id LIMIT :limit".format(
-        chars=TEXT_CHARS, w=", ".join(map(str, _SQLITE_WEIGHTS))
+    _SQLITE_TEMPLATE.format(chars=TEXT_CHARS, w=", ".join(map(str, _SQLITE_WEIGHTS)), newest="")
+)
+# A query of common words only ("what size should I get?") matches thousands of passages
+# whatever words are chosen, and any of them answers about as well: then only the newest
+# RANKED_PASSAGES of them are ranked, found by walking the matches backwards in rowid order,
+# which costs FTS5 far less than ranking them. (Not when a rare word is in the query too:
+# the passages it finds may be older.)
+_SQLITE_NEWEST_SQL = text(
+    _SQLITE_TEMPLATE.format(
+        chars=TEXT_CHARS,
+        w=", ".join(map(str, _SQLITE_WEIGHTS)),
+        newest=" AND rowid >= coalesce((SELECT rowid FROM knowledge_fts"
+        " WHERE knowledge_fts MATCH :match ORDER BY rowid DESC LIMIT 1 OFFSET :newest), 0)",
     )
 )
-# ts_rank_cd weights are given in D, C, B, A order: text (C), keywords (B), title (A).
+# Weights are given in D, C, B, A order: text (C), keywords (B), title (A). ts_rank, not
+# ts_rank_cd: the cover density costs ten times as much per passage for a query of a dozen
+# words, and the candidates are re-ranked anyway.
 _POSTGRES_SQL = text(
-    f"SELECT p.source_id, p.title, left(p.text, {TEXT_CHARS}) AS text, p.keywords,"
-    " ts_rank_cd('{0.05, 0.25, 0.5, 1.0}', p.search_vector, q, 1) AS rank"
-    " FROM knowledge_passages AS p, to_tsquery('english', :match) AS q"
-    " WHERE p.store_id = :store AND p.search_vector @@ q"
-    " ORDER BY rank DESC, p.id LIMIT :limit"
+    f"SELECT p.source_id, p.title, left(p.text, {TEXT_CHARS}) AS text, p.keywords"
+    " FROM (SELECT id, ts_rank('{0.05, 0.25, 0.5, 1.0}', search_vector, q, 1) AS rank"
+    " FROM knowledge_passages, to_tsquery('english', :match) AS q"
+    " WHERE store_id = :store AND search_vector @@ q"
+    " ORDER BY rank DESC, id LIMIT :limit) AS hit"
+    " JOIN knowledge_passages AS p ON p.id = hit.id"
+    " WHERE p.store_id = :store ORDER BY hit.rank DESC, p.id"
 )
+# PostgreSQL: how many passages the store has and what share of all passages each term is
+# in, both from the planner's statistics (pg_class, pg_stats; refreshed by ANALYZE): the
+# store's share of rows among the commonest store ids, and each lexeme's share among the
+# commonest lexemes (those in about one passage in a hundred or more). A phrase is as rare
+# as its rarest word; -1: the term has no searchable word (only stop words).
+_POSTGRES_ESTIMATES_SQL = text(
+    "WITH store AS MATERIALIZED (SELECT greatest(c.reltuples, 0) * coalesce("
+    "s.most_common_freqs[array_position(s.most_common_vals::text::bigint[],"
+    " CAST(:store AS bigint))], 0) AS n"
+    " FROM pg_class AS c LEFT JOIN pg_stats AS s ON s.schemaname = current_schema()"
+    " AND s.tablename = 'knowledge_passages' AND s.attname = 'store_id'"
+    " WHERE c.oid = 'knowledge_passages'::regclass),"
+    " words AS MATERIALIZED (SELECT w.lexeme, w.share FROM pg_stats,"
+    " unnest(most_common_elems::text::text[], most_common_elem_freqs) AS w(lexeme, share)"
+    " WHERE schemaname = current_schema() AND tablename = 'knowledge_passages'"
+    " AND attname = 'search_vector' AND w.lexeme IS NOT NULL)"
+    " SELECT t.i, min(store.n) AS passages, CASE WHEN count(l.lexeme) = 0 THEN -1"
+    " ELSE min(coalesce(words.share, 0)) END AS share"
+    " FROM unnest(:terms) WITH ORDINALITY AS t(term, i) CROSS JOIN store"
+    " LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', t.term)))"
+    " AS l(lexeme) ON true LEFT JOIN words ON words.lexeme = l.lexeme GROUP BY t.i"
+).bindparams(bindparam("terms", type_=ARRAY(Text())))
 
 
 @dataclass(frozen=True)
@@ -89,16 +147,21 @@ async def search_knowledge(
     parsed = build_query(query) if isinstance(query, str) else query
     if not parsed.all_terms:
         raise InvalidInput("The query has no searchable words.")
-    terms = await selective_terms(session, dialect, parsed.all_terms, store_id)
+    terms, only_common = await _select_terms(session, dialect, parsed.all_terms, store_id)
     params: dict[str, Any] = {"store": store_id, "limit": CANDIDATES}
     if not terms:
         return []
     if dialect == "postgresql":
+        # No cheap way to take the newest matches here: the table would be read backwards
+        # past other stores' rows, which costs as much as ranking.
         params["match"] = tsquery_match(terms)
         rows = (await session.execute(_POSTGRES_SQL, params)).all()
     else:
         params["match"] = _in_store(fts5_match(terms), store_id)
-        rows = (await session.execute(_SQLITE_SQL, params)).all()
+        if only_common:
+            params["newest"] = RANKED_PASSAGES[dialect] - 1
+        sql = _SQLITE_NEWEST_SQL if only_common else _SQLITE_SQL
+        rows = (await session.execute(sql, params)).all()
     candidates = [Candidate(r.source_id, r.title, r.text, r.keywords) for r in rows]
     return [
         SearchHit(
@@ -111,6 +174,27 @@ async def search_knowledge(
     ]
 
 
+async def optimize_index(session: AsyncSession, dialect: str) -> None:
+    """Keep searches fast after many passages changed (the importer calls it).
+
+    A bulk insert leaves FTS5 with many small segments, and every query looks each word up
+    in each of them: merging them halves the cost of a search on a big catalogue.
+    PostgreSQL gets its GIN index's pending entries merged, and fresh statistics, which
+    :func:`selective_terms` and the planner read to tell common words from rare ones.
+    """
+    if dialect == "postgresql":
+        # The index's pending list, merged now rather than scanned by every search.
+        await session.execute(
+            text("SELECT gin_clean_pending_list('ix_knowledge_passages_store_search'::regclass)")
+        )
+        await session.execute(text("ANALYZE knowledge_passages"))
+    else:
+        await session.execute(
+            text("INSERT INTO knowledge_fts(knowledge_fts, rank) VALUES ('merge', :pages)"),
+            {"pages": -MERGE_PAGES},
+        )
+
+
 def _in_store(match: str, store_id: int) -> str:
     """Limit an FTS5 expression to one store's passages and to the searchable columns."""
     return f'store_id:"{int(store_id)}" AND {{title text keywords}}: ({match})'
@@ -121,52 +205,95 @@ async def selective_terms(
 ) -> list[str]:
     """The terms worth asking the index for.
 
-    Ranking is the costly part of a full-text query, and it ranks every matching row: a
-    query whose words match most of a big catalogue ("size", "jacket") would rank most of
-    it. So when the whole query matches more than ``MANY_PASSAGES`` passages, only terms in
-    fewer than ``COMMON_PASSAGES`` passages are kept (or at least the ``MIN_TERMS`` rarest).
-    Common words barely change which passages rank first, and still count when the
-    candidates are re-ranked. Every count stops at its limit, so probing stays cheap.
+    Ranking is the costly part of a full-text query, and it ranks every matching passage:
+    a query whose words match most of a big catalogue ("size", "jacket") would rank most of
+    it. So in a store of ``MANY_PASSAGES`` passages or more, terms are taken rarest first
+    while the passages they match add up to at most ``RANKED_PASSAGES``, leaving out any
+    in ``COMMON_PASSAGES`` or more (but always taking the ``MIN_TERMS`` rarest). Rare words
+    are the ones that single a document out; common ones barely change which passages rank
+    first, and still count when the candidates are re-ranked. Terms that match nothing are
+    left out.
     """
+    return (await _select_terms(session, dialect, terms, store_id))[0]
 
-    def match(some: Sequence[str]) -> str:
-        if dialect == "sqlite":
-            return _in_store(fts5_match(some), store_id)
-        return tsquery_match(some)
 
-    everything = [match(terms)]
-    if (await _counts(session, dialect, everything, MANY_PASSAGES, store_id))[0] < MANY_PASSAGES:
-        return list(terms)
-    one_by_one = [match([t]) for t in terms]
-    counts = await _counts(session, dialect, one_by_one, COMMON_PASSAGES, store_id)
-    found = sorted((n, i) for i, n in enumerate(counts) if n)
-    keep = {i for n, i in found if n < COMMON_PASSAGES} | {i for _, i in found[:MIN_TERMS]}
-    return [term for i, term in enumerate(terms) if i in keep]
+async def _select_terms(
+    session: AsyncSession, dialect: str, terms: Sequence[str], store_id: int
+) -> tuple[list[str], bool]:
+    """:func:`selective_terms`, and whether every term kept is common (kept only to have
+    ``MIN_TERMS``): then nothing narrows the search, and the passages they match are
+    counted only up to ``COMMON_PASSAGES`` each."""
+    if not terms:
+        return [], False
+    counts = await _counts(session, dialect, terms, store_id)
+    if counts is None:
+        return list(terms), False
+    budget = RANKED_PASSAGES[dialect]
+    kept: set[int] = set()
+    ranked = 0
+    for n, i in sorted((n, i) for i, n in enumerate(counts) if n):
+        if len(kept) >= MIN_TERMS and (n >= COMMON_PASSAGES or ranked + n > budget):
+            break
+        kept.add(i)
+        ranked += n
+    common = all(counts[i] >= COMMON_PASSAGES for i in kept)
+    return [term for i, term in enumerate(terms) if i in kept], bool(kept) and common
 
 
 async def _counts(
-    session: AsyncSession, dialect: str, matches: list[str], cap: int, store_id: int
-) -> list[int]:
-    """How many of the store's passages each of ``matches`` finds, counting up to ``cap``;
-    one round trip for all."""
+    session: AsyncSession, dialect: str, terms: Sequence[str], store_id: int
+) -> list[int] | None:
+    """How many of the store's passages each term matches, up to ``COMMON_PASSAGES``;
+    ``None`` for a store too small to need counting."""
     if dialect == "postgresql":
-        probe = (
-            "SELECT count(*) FROM (SELECT 1 FROM knowledge_passages"
-            " WHERE store_id = :store AND search_vector @@ to_tsquery('english', :m{i})"
-            " LIMIT :cap) AS matched"
-        )
-    else:
-        probe = (
-            "SELECT count(*) FROM (SELECT 1 FROM knowledge_fts"
-            " WHERE knowledge_fts MATCH :m{i} LIMIT :cap) AS matched"
-        )
-    sql = " UNION ALL ".join(
-        f"SELECT {i} AS i, ({probe.format(i=i)}) AS n" for i in range(len(matches))
+        return await _estimated_counts(session, terms, store_id)
+    # One round trip (each costs about as much as a small query): the store's size, counted
+    # up to MANY_PASSAGES, then each term's count, left out (NULL) if the store is smaller.
+    # Every count stops at its cap, so even a common word is cheap to count.
+    probe = (
+        "CASE WHEN (SELECT n FROM store) < :many THEN NULL ELSE (SELECT count(*) FROM"
+        " (SELECT 1 FROM knowledge_fts WHERE knowledge_fts MATCH :m{i} LIMIT :cap)) END"
     )
-    params: dict[str, Any] = {f"m{i}": match for i, match in enumerate(matches)}
-    rows = (await session.execute(text(sql), {**params, "cap": cap, "store": store_id})).all()
-    by_index: dict[int, int] = {int(i): int(n) for i, n in rows}
-    return [int(by_index[i]) for i in range(len(matches))]
+    sql = (
+        "WITH store AS MATERIALIZED (SELECT count(*) AS n FROM (SELECT 1"
+        " FROM knowledge_passages WHERE store_id = :store LIMIT :many))"
+        " SELECT -1 AS i, n FROM store"
+    )
+    # A word can come twice: as the customer's own and as another word's synonym.
+    unique = list(dict.fromkeys(terms))
+    sql += "".join(f" UNION ALL SELECT {i}, {probe.format(i=i)}" for i in range(len(unique)))
+    params: dict[str, Any] = {
+        f"m{i}": _in_store(fts5_match([term]), store_id) for i, term in enumerate(unique)
+    }
+    params |= {"store": store_id, "many": MANY_PASSAGES, "cap": COMMON_PASSAGES}
+    counts = {int(i): n for i, n in (await session.execute(text(sql), params)).all()}
+    if counts[-1] < MANY_PASSAGES:
+        return None
+    by_term = {term: int(counts[i]) for i, term in enumerate(unique)}
+    return [by_term[term] for term in terms]
+
+
+async def _estimated_counts(
+    session: AsyncSession, terms: Sequence[str], store_id: int
+) -> list[int] | None:
+    """PostgreSQL's counts, estimated as its planner does: counting in the index would build
+    a bitmap and visit the table for every term, which on a big catalogue costs more than
+    the search itself. Without statistics yet (a new table), and for a store too small to
+    be among the commonest store ids, every term is searched, as in a small store."""
+    params = {"store": store_id, "terms": list(terms)}
+    rows = (await session.execute(_POSTGRES_ESTIMATES_SQL, params)).all()
+    passages = float(rows[0].passages)
+    if passages < MANY_PASSAGES:
+        return None
+    shares = {int(row.i) - 1: float(row.share) for row in rows}
+    counts = []
+    for i in range(len(terms)):
+        if shares[i] < 0:
+            counts.append(0)  # only stop words: matches nothing
+        else:
+            # A word rarer than the statistics track still matches a passage or so.
+            counts.append(min(max(1, math.ceil(shares[i] * passages)), COMMON_PASSAGES))
+    return counts
 
 
 @functools.lru_cache(maxsize=1024)

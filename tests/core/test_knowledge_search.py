@@ -20,7 +20,7 @@ from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge import search as search_module
 from taskra_core.knowledge.cli import knowledge
 from taskra_core.knowledge.query import build_query, clean_message
-from taskra_core.knowledge.search import SearchHit, selective_terms
+from taskra_core.knowledge.search import SearchHit, optimize_index, selective_terms
 from taskra_core.knowledge.service import Knowledge
 from taskra_core.models import KnowledgeItem, KnowledgePassage, Store
 from taskra_core.plugins import make_plugin_manager
@@ -335,11 +335,36 @@ async def test_very_common_words_are_left_to_the_ranking(
     monkeypatch.setattr(search_module, "MANY_PASSAGES", 5)
     monkeypatch.setattr(search_module, "COMMON_PASSAGES", 5)
     monkeypatch.setattr(search_module, "MIN_TERMS", 1)
+    # As the importer does after a bulk import: PostgreSQL estimates how common a word is
+    # from the statistics this refreshes.
+    async with taskra.db.transaction() as session:
+        await optimize_index(session, taskra.db.dialect)
     async with taskra.db.session() as session:
         terms = await selective_terms(session, taskra.db.dialect, ["jacket", "ridgeback"], store_id)
     assert terms == ["ridgeback"]
     hits = await Knowledge(taskra).search(store_id, "ridgeback jacket")
     assert ids(hits)[0] == "product:ridgeback-jacket"
+
+
+async def test_a_query_of_common_words_only_ranks_the_newest_matches_on_sqlite(
+    taskra: Taskra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every word of a query is common, SQLite ranks only the newest passages they match
+    (as many as the index may rank); another store's never come back."""
+    if taskra.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL ranks every match: it has no cheap way to take the newest")
+    store_id = await outdoor_shop(taskra)
+    other = await add_store(taskra, "other.myshopify.com")
+    for n in range(6):
+        await add_doc(taskra, store_id, f"product:jacket-{n}", f"Jacket {n}", "A jacket.")
+    await add_doc(taskra, other, "product:their-jacket", "Their Jacket", "A jacket.")
+    monkeypatch.setattr(search_module, "MANY_PASSAGES", 5)
+    monkeypatch.setattr(search_module, "COMMON_PASSAGES", 5)
+    monkeypatch.setattr(search_module, "RANKED_PASSAGES", {"sqlite": 3})
+    hits = await Knowledge(taskra).search(store_id, "jacket", k=10)
+    assert sorted(ids(hits)) == ["product:jacket-3", "product:jacket-4", "product:jacket-5"]
+    monkeypatch.setattr(search_module, "RANKED_PASSAGES", {"sqlite": 100})
+    assert len(await Knowledge(taskra).search(store_id, "jacket", k=10)) == 8
 
 
 async def test_the_store_can_be_given_as_row_domain_or_id(taskra: Taskra) -> None:
