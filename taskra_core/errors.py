@@ -21,6 +21,16 @@
      │    └── UnknownReplyModel      no reply model is registered under that name
      ├── DeliveryError               a reply could not be delivered (no channel, provider
      │                               failure); the send job retries
+     ├── ShopifyError                talking to Shopify failed
+     │    ├── InvalidSessionToken    an app-home ID token is missing, forged, expired or for
+     │    │                          another app or shop; the page fetches a fresh one
+     │    ├── ShopifyAuthError       Shopify refused the store's credentials (401,
+     │    │                          invalid_grant): stored tokens are dropped, the next app
+     │    │                          load re-authenticates
+     │    ├── ShopifyUnavailable     Shopify could not answer now (429, THROTTLED, 5xx,
+     │    │                          network): retried later, ``retry_after`` when known
+     │    └── ShopifyRejected        Shopify refused the request itself (bad query, missing
+     │                               scope, 4xx): not retried
      ├── NotFound                    a record does not exist (in this store)
      └── InvalidInput                bad input; nothing was changed
 
@@ -96,6 +106,35 @@ class UnknownReplyModel(DraftingError):
 class DeliveryError(TaskraError):
     """A reply could not be delivered: its channel is not installed or the provider failed.
     The send job retries; the reply is never dropped silently."""
+
+
+class ShopifyError(TaskraError):
+    """Talking to Shopify failed: verifying a session, exchanging tokens or calling its API."""
+
+
+class InvalidSessionToken(ShopifyError):
+    """An app-home ID token (session token) is missing, malformed, forged, expired, or names
+    another app or shop. The embedded page recovers by fetching a fresh token from App
+    Bridge; the merchant is never asked for anything."""
+
+
+class ShopifyAuthError(ShopifyError):
+    """Shopify refused the store's credentials (401, ``invalid_grant``), or none are stored.
+    The stored tokens are dropped; opening the app in Shopify admin re-authenticates."""
+
+
+class ShopifyUnavailable(ShopifyError):
+    """Shopify could not answer now: rate limited (429, ``THROTTLED``), a server error or a
+    network failure. Retrying later helps; ``retry_after`` says how long to wait, if known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ShopifyRejected(ShopifyError):
+    """Shopify refused the request itself (invalid query, missing scope, frozen shop, other
+    4xx). Retrying the same request cannot help; the message says what Shopify answered."""
 
 
 class NotFound(TaskraError):

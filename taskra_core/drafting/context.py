@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +17,8 @@ from sqlmodel import col
 from taskra_core.drafting.orders import Sender
 from taskra_core.drafting.types import Source, StoreProfile, Turn
 from taskra_core.errors import InvalidInput, NotFound
+from taskra_core.knowledge.search import search_knowledge
 from taskra_core.models import Conversation, Customer, KnowledgeItem, Message, Store
-
-if TYPE_CHECKING:
-    from taskra_core.app import Taskra
 
 HISTORY_TURNS = 8
 HISTORY_CHARS = 1_500
@@ -120,18 +118,22 @@ def _answer(body: str, title: str) -> str:
 
 async def load_message(session: AsyncSession, store_id: int, message_id: int) -> MessageContext:
     """The inbound message ``message_id`` of store ``store_id``, with its conversation."""
-    message = await session.get(Message, message_id)
-    if message is None or message.store_id != store_id:
+    # One statement for the message and what it belongs to: every round trip counts on the
+    # draft path (see bench/draft.py).
+    row = (
+        await session.execute(
+            select(Message, Conversation, Customer, Store)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .join(Customer, col(Customer.id) == col(Conversation.customer_id))
+            .join(Store, col(Store.id) == col(Message.store_id))
+            .where(col(Message.id) == message_id, col(Message.store_id) == store_id)
+        )
+    ).first()
+    if row is None:
         raise NotFound(f"No message {message_id} in this store.")
+    message, conversation, customer, store = row
     if message.direction != "inbound":
         raise InvalidInput(f"Message {message_id} is not from a customer; nothing to reply to.")
-    store = await session.get(Store, store_id)
-    conversation = await session.get(Conversation, message.conversation_id)
-    # Foreign keys guarantee both.
-    assert store is not None
-    assert conversation is not None
-    customer = await session.get(Customer, conversation.customer_id)
-    assert customer is not None
     earlier = (
         await session.scalars(
             select(Message)
@@ -168,36 +170,38 @@ def sender_of(message: Message, customer: Customer) -> Sender:
     )
 
 
-async def retrieve(taskra: Taskra, store: Store, query: str) -> tuple[Source, ...]:
+async def retrieve(
+    session: AsyncSession, dialect: str, store: Store, query: str
+) -> tuple[Source, ...]:
     """The documents that best answer ``query``, best first.
 
     Policies and FAQs come whole (the prompt already holds them in the cached store profile
     and leaves them out of the per-message part); other documents are cut to a length that
     keeps the uncached part of the prompt small.
     """
+    assert store.id is not None
     if not query.strip():
         return ()
     try:
-        hits = await taskra.knowledge.search(store, query[:4_000], k=RETRIEVED)
+        hits = await search_knowledge(session, dialect, store.id, query[:4_000], RETRIEVED)
     except InvalidInput:  # nothing searchable in the message (an emoji, a bare greeting)
         return ()
     if not hits:
         return ()
     wanted = [h.source_id for h in hits]
-    async with taskra.db.session() as session:
-        rows = (
-            await session.execute(
-                select(
-                    col(KnowledgeItem.source_id),
-                    col(KnowledgeItem.kind),
-                    col(KnowledgeItem.title),
-                    col(KnowledgeItem.body),
-                ).where(
-                    col(KnowledgeItem.store_id) == store.id,
-                    col(KnowledgeItem.source_id).in_(wanted),
-                )
+    rows = (
+        await session.execute(
+            select(
+                col(KnowledgeItem.source_id),
+                col(KnowledgeItem.kind),
+                col(KnowledgeItem.title),
+                col(KnowledgeItem.body),
+            ).where(
+                col(KnowledgeItem.store_id) == store.id,
+                col(KnowledgeItem.source_id).in_(wanted),
             )
-        ).all()
+        )
+    ).all()
     found = {
         r.source_id: Source(
             r.source_id,

@@ -111,9 +111,11 @@ async def compose(
     """Draft a reply to ``text`` for ``store``; nothing is written to the database."""
     now = taskra.clock.now()
     settings = taskra.settings
+    # One read session for the store's profile, budget and knowledge: fewer round trips.
     async with taskra.db.session() as session:
         profile = await taskra.drafting.profiles.get(session, store)
         budget = await budget_status(session, store, settings, now)
+        sources = await retrieve(session, taskra.db.dialect, store, f"{subject}\n{text}")
     tools = ToolBox(taskra, store, profile, sender)
     orders, unverified = await tools.owned_orders(f"{subject}\n{text}")
     if unverified:
@@ -144,7 +146,6 @@ async def compose(
         return DraftResult(empty, message_reasons, tools.verification_needed, 0, 0, False)
 
     model = taskra.reply_models.get()
-    sources = await retrieve(taskra, store, f"{subject}\n{text}")
     tools.shown.update(s.source_id for s in sources)
     request = DraftRequest(
         store=profile,
