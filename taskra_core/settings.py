@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_SHOPIFY_API_VERSION"),
         description="Pinned Shopify Admin API version.",
     )
+    shopify_origin: str | None = Field(
+        None,
+        validation_alias=_env("TASKRA_SHOPIFY_ORIGIN"),
+        description="Development and tests only: send Shopify Admin/OAuth requests to this "
+        "origin (e.g. http://127.0.0.1:8765) instead of https://<shop>.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         None,
         validation_alias=_env("ANTHROPIC_API_KEY"),
@@ -306,6 +312,17 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON ({exc.msg})") from None
         return value
+
+    @field_validator("shopify_origin", mode="after")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # Only scheme://host[:port]: a path here would be silently dropped by the rewrite.
+        scheme, sep, rest = value.rstrip("/").partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise ValueError("must be an origin such as http://127.0.0.1:8765 (no path)")
+        return f"{scheme}://{rest}"
 
     @field_validator("disable_plugins", mode="before")
     @classmethod

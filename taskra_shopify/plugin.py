@@ -1,4 +1,4 @@
-"""The web shell as a plugin: adds its hookspecs and the ``taskra serve`` command.
+"""The web shell as a plugin: adds its hookspecs, the ``taskra serve`` command and its jobs.
 
 Registered through the ``taskra`` entry point group like any third-party plugin. Importing
 this module imports neither Starlette nor uvicorn; ``serve`` does, when it runs.
@@ -6,12 +6,19 @@ this module imports neither Starlette nor uvicorn; ``serve`` does, when it runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 
 from taskra_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from taskra_core.jobs import JobContext
+
+log = logging.getLogger(__name__)
 
 
 @hookimpl
@@ -26,3 +33,22 @@ def register_commands(cli: click.Group) -> None:
     from taskra_shopify.serve import serve
 
     cli.add_command(serve)
+
+
+@hookimpl
+def register_jobs(register: Callable[..., None]) -> None:
+    register("shopify.sync", sync_store)
+
+
+async def sync_store(ctx: JobContext) -> None:
+    """``shopify.sync``: bring a store's shop details, policies and catalog up to date.
+
+    Placeholder: the store sync (Admin GraphQL, pagination, bulk operations) is not built
+    yet, so this only logs and completes. It is registered now because install already
+    enqueues the job (``taskra_shopify.tokens.ensure_installed``), and a kind without a
+    handler would sit in the queue unclaimed. The real sync replaces this function here.
+    """
+    log.info(
+        "shopify sync requested; store sync is not implemented yet",
+        extra={"job_id": ctx.job.id, "store_id": ctx.job.store_id},
+    )

@@ -18,6 +18,7 @@ from taskra_core.app import Taskra
 from taskra_core.settings import env_var_names
 from taskra_core.testing import make_test_taskra
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.shopify import FakeShopify
 
 POSTGRES_URL = os.environ.get("TASKRA_TEST_POSTGRES_URL")
 
@@ -93,4 +94,11 @@ async def taskra(database_url: str) -> AsyncIterator[Taskra]:
 def fake_anthropic() -> Iterator[FakeAnthropic]:
     """A running fake Anthropic API with default settings (1024-token cache minimum)."""
     with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_shopify() -> Iterator[FakeShopify]:
+    """A running fake Shopify (token exchange, rotating refresh, Admin GraphQL on the demo)."""
+    with FakeShopify() as fake:
         yield fake
