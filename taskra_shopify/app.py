@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -21,6 +22,10 @@ from taskra_core.errors import DatabaseError
 from taskra_core.settings import Settings
 from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
+from taskra_shopify.api import api_routes
+from taskra_shopify.home import home
+from taskra_shopify.security import SecurityHeaders
+from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -73,8 +78,11 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         *plugin_routes(taskra),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/", home),
+        Route(BOUNCE_PATH, bounce_page),
+        *api_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.taskra = taskra
     return app
 

@@ -299,6 +299,28 @@ class Drafting:
             max_attempts=self.taskra.settings.draft_max_attempts,
         )
 
+    async def regenerate(self, store_id: int, message_id: int) -> int:
+        """Queue a fresh draft for stored customer message ``message_id``; returns the job id."""
+        async with self.taskra.db.transaction() as session:
+            await load_message(session, store_id, message_id)  # NotFound / InvalidInput
+            return await self.enqueue_draft(session, store_id, message_id, regenerate=True)
+
+    async def for_conversation(self, store_id: int, conversation_id: int) -> list[Draft]:
+        """The drafts of a conversation, oldest first."""
+        async with self.taskra.db.session() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(Draft)
+                        .where(
+                            col(Draft.store_id) == store_id,
+                            col(Draft.conversation_id) == conversation_id,
+                        )
+                        .order_by(col(Draft.id))
+                    )
+                ).all()
+            )
+
     # --- the merchant's decisions -----------------------------------------------------------
 
     async def get(self, store_id: int, draft_id: int) -> Draft:

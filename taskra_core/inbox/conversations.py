@@ -150,9 +150,10 @@ class ConversationOps:
         return conversation
 
     async def add_note(
-        self, store_id: int, conversation_id: int, account_id: int, text: str
+        self, store_id: int, conversation_id: int, account_id: int | None, text: str
     ) -> Message:
-        """An internal note: visible to agents, never sent to the customer."""
+        """An internal note: visible to agents, never sent to the customer. ``account_id``
+        is its author (``None`` when the author has no Taskra account yet)."""
         return await self._add(store_id, conversation_id, text, "note", "agent", account_id)
 
     async def add_reply(

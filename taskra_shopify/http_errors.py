@@ -1,0 +1,42 @@
+"""Taskra's errors as HTTP responses: the one place the error tree meets status codes.
+
+The core raises from ``taskra_core.errors`` and never knows about HTTP; the shell maps each
+class here, and every JSON error has the same shape: ``{"error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+from taskra_core import errors
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
+    (errors.InvalidSessionToken, 401),
+    (errors.NotFound, 404),
+    (errors.InvalidInput, 422),
+    (errors.ModelRejected, 502),
+    (errors.ModelUnavailable, 503),
+    (errors.ShopifyError, 502),
+    (errors.DeliveryError, 502),
+    (errors.ConfigurationError, 503),
+    (errors.DatabaseError, 503),
+)
+
+
+def status_for(error: errors.TaskraError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_response(error: errors.TaskraError) -> JSONResponse:
+    status = status_for(error)
+    # Server-side failures say what kind of failure it was, never internal details.
+    message = str(error) if status < 500 or status in (502, 503) else "Internal error."
+    return json_error(status, type(error).__name__, message)
+
+
+def json_error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
