@@ -90,6 +90,27 @@ class Budget:
         return asdict(self)
 
 
+USAGE_COUNTERS = (
+    "ai_replies",
+    "messages_processed",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "cost_micros",
+)
+
+
+async def usage_in(session: AsyncSession, store_id: int, period: str) -> dict[str, Any]:
+    """A store's counters for ``period`` (``YYYY-MM``); zeros for a month with no drafts."""
+    row = await session.scalar(
+        select(Usage).where(col(Usage.store_id) == store_id, col(Usage.period) == period)
+    )
+    counts = {name: int(getattr(row, name)) if row else 0 for name in USAGE_COUNTERS}
+    micros = counts.pop("cost_micros")
+    return {"period": period, **counts, "cost_usd": micros / 1_000_000}
+
+
 async def spent_micros(session: AsyncSession, store_id: int, period: str) -> int:
     row = await session.scalar(
         select(col(Usage.cost_micros)).where(

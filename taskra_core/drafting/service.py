@@ -34,7 +34,9 @@ from taskra_core.drafting.policy import (
     Budget,
     autonomy_for,
     budget_status,
+    period_of,
     record_usage,
+    usage_in,
     with_autonomy,
 )
 from taskra_core.errors import (
@@ -403,6 +405,14 @@ class Drafting:
             row.settings = {**(row.settings or {}), "ai_budget_usd": usd}
             row.updated_at = self.taskra.clock.now()
             return row
+
+    async def usage(self, store: StoreRef, period: str | None = None) -> dict[str, Any]:
+        """AI replies, messages processed, tokens and cost of one month (default: this one)."""
+        if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+            raise InvalidInput(f"A period is a month written YYYY-MM, not {period!r}.")
+        async with self.taskra.db.session() as session:
+            store_id = await resolve_store_id(session, store)
+            return await usage_in(session, store_id, period or period_of(self.taskra.clock.now()))
 
     async def budget(self, store: StoreRef) -> Budget:
         async with self.taskra.db.session() as session:

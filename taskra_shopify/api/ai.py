@@ -58,6 +58,16 @@ async def set_budget(call: Call, body: BudgetBody) -> dict[str, Any]:
     return await _ai_state(call)
 
 
+@api.get(
+    "/usage",
+    summary="AI replies, messages processed, tokens and cost of a month",
+    tag="ai",
+    query=(("period", "YYYY-MM (default: this month)"),),
+)
+async def usage(call: Call) -> dict[str, Any]:
+    return await call.taskra.drafting.usage(call.store_id, call.query("period"))
+
+
 @api.get("/knowledge/conflicts", summary="Facts two documents state differently", tag="knowledge")
 async def conflicts(call: Call) -> dict[str, Any]:
     found = await call.taskra.knowledge.conflicts(call.store_id)

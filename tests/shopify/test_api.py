@@ -255,3 +255,17 @@ async def test_every_response_carries_security_headers(mine: Api) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_usage_of_this_month_and_a_bad_period(mine: Api, theirs: Api) -> None:
+    """Usage counts this shop's drafts of the month; a malformed period is a 422."""
+    usage = (await mine.request("GET", "/usage")).json()
+    assert usage["period"] == "2025-03"
+    assert usage["messages_processed"] == 1
+    assert usage["cost_usd"] == 0  # the offline model is free
+    empty = (await mine.request("GET", "/usage", params={"period": "2024-01"})).json()
+    assert empty["messages_processed"] == 0
+    bad = await mine.request("GET", "/usage", params={"period": "March"})
+    assert bad.status_code == 422
+    other = (await theirs.request("GET", "/usage")).json()
+    assert other["messages_processed"] == 1  # its own message, not this shop's
