@@ -9,7 +9,7 @@ customers whose values are unchanged, are not written at all.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +170,59 @@ async def _sync_knowledge(
         )
     )
     existing = {row.source_id: row for row in rows}
+    added, updated = await _upsert(session, store_id, documents, now, existing, progress.advance)
+    wanted = {doc.source_id for doc in documents}
+    stale = [
+        row.id
+        for source_id, row in existing.items()
+        if row.kind in IMPORTED_KINDS and source_id not in wanted
+    ]
+    await _remove_items(session, store_id, stale)
+    return added, updated, len(stale)
+
+
+async def upsert_documents(
+    session: AsyncSession, store_id: int, documents: Sequence[Document], now: datetime
+) -> tuple[int, int]:
+    """Add or update ``documents`` in store ``store_id``, leaving its other items alone.
+
+    Returns (added, updated); a document whose content hash and kind are unchanged is not
+    written. Changed items get ``updated_at = now`` and fresh passages, which the search
+    index picks up in the same transaction.
+    """
+    existing: dict[str, Any] = {}
+    for source_ids in _batches([doc.source_id for doc in documents]):
+        rows = await session.execute(
+            select(_ITEMS.c.id, _ITEMS.c.source_id, _ITEMS.c.kind, _ITEMS.c.content_hash).where(
+                _ITEMS.c.store_id == store_id, _ITEMS.c.source_id.in_(source_ids)
+            )
+        )
+        existing |= {row.source_id: row for row in rows}
+    return await _upsert(session, store_id, documents, now, existing, None)
+
+
+async def remove_documents(session: AsyncSession, store_id: int, source_ids: Sequence[str]) -> int:
+    """Remove store ``store_id``'s items with these source ids; returns how many there were."""
+    item_ids: list[int] = []
+    for batch in _batches(source_ids):
+        rows = await session.execute(
+            select(_ITEMS.c.id).where(_ITEMS.c.store_id == store_id, _ITEMS.c.source_id.in_(batch))
+        )
+        item_ids += [row.id for row in rows]
+    await _remove_items(session, store_id, item_ids)
+    return len(item_ids)
+
+
+async def _upsert(
+    session: AsyncSession,
+    store_id: int,
+    documents: Sequence[Document],
+    now: datetime,
+    existing: Mapping[str, Any],
+    on_batch: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    """Write ``documents`` given the store's ``existing`` rows (id, kind, content_hash) by
+    source id; returns (added, updated)."""
     added = updated = 0
     for batch in _batches(documents):
         new = [doc for doc in batch if doc.source_id not in existing]
@@ -212,19 +265,17 @@ async def _sync_knowledge(
         for passage_batch in _batches(passages):
             await session.execute(insert(_PASSAGES), list(passage_batch))
         added, updated = added + len(new), updated + len(changed)
-        progress.advance(len(batch))
-    wanted = {doc.source_id for doc in documents}
-    stale = [
-        row.id
-        for source_id, row in existing.items()
-        if row.kind in IMPORTED_KINDS and source_id not in wanted
-    ]
-    await _delete_passages(session, store_id, stale)
-    for ids in _batches(stale):
+        if on_batch is not None:
+            on_batch(len(batch))
+    return added, updated
+
+
+async def _remove_items(session: AsyncSession, store_id: int, item_ids: list[int]) -> None:
+    await _delete_passages(session, store_id, item_ids)
+    for ids in _batches(item_ids):
         await session.execute(
             delete(_ITEMS).where(_ITEMS.c.store_id == store_id, _ITEMS.c.id.in_(ids))
         )
-    return added, updated, len(stale)
 
 
 _UPDATED_ITEM_FIELDS = ("kind", "title", "body", "data", "content_hash", "updated_at")

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskra_core.errors import NotFound
+from taskra_core.knowledge import faqs
 from taskra_core.knowledge.conflicts import Conflict, find_conflicts
+from taskra_core.knowledge.faqs import Faq
 from taskra_core.knowledge.search import SearchHit, search_knowledge
 from taskra_core.models import Store
 from taskra_core.stores import get_store
@@ -19,7 +21,7 @@ StoreRef = Store | str | int
 
 
 class Knowledge:
-    """Search and check one store's products, policies and FAQs.
+    """Search and check one store's products, policies and FAQs; edit its FAQs and voice.
 
     Every method takes the store as a :class:`Store`, its domain, or its id, and reads only
     that store's rows.
@@ -39,6 +41,42 @@ class Knowledge:
         async with self.taskra.db.session() as session:
             store_row = await _load_store(session, store)
             return await find_conflicts(session, store_row)
+
+    async def list_faqs(self, store: StoreRef) -> list[Faq]:
+        """The store's FAQs (imported or saved here), by key."""
+        async with self.taskra.db.session() as session:
+            return await faqs.list_faqs(session, await resolve_store_id(session, store))
+
+    async def save_faq(self, store: StoreRef, key: str, question: str, answer: str) -> Faq:
+        """Create or replace FAQ ``key``; searchable and in drafts' store profile at once.
+
+        ``key`` is a slug (``[a-z0-9][a-z0-9-]{0,79}``); question 1..500 and answer
+        1..10,000 characters once trimmed. :class:`InvalidInput` (nothing saved) otherwise.
+        """
+        faqs.check_faq(key, question, answer)  # before any query: bad input touches nothing
+        async with self.taskra.db.transaction() as session:
+            store_row = await _load_store(session, store)
+            return await faqs.save_faq(
+                session, store_row, key, question, answer, self.taskra.clock.now()
+            )
+
+    async def delete_faq(self, store: StoreRef, key: str) -> None:
+        """Remove FAQ ``key``; :class:`NotFound` if the store has none by that key."""
+        async with self.taskra.db.transaction() as session:
+            await faqs.delete_faq(session, await _load_store(session, store), key)
+
+    async def brand_voice(self, store: StoreRef) -> str:
+        """How the store wants replies to sound ("" if it has not said)."""
+        async with self.taskra.db.session() as session:
+            store_row = await _load_store(session, store)
+            return str((store_row.settings or {}).get("brand_voice") or "")
+
+    async def set_brand_voice(self, store: StoreRef, text: str) -> str:
+        """Set the brand voice (at most 10,000 characters, trimmed); returns it as stored."""
+        faqs.check_brand_voice(text)
+        async with self.taskra.db.transaction() as session:
+            store_row = await _load_store(session, store)
+            return await faqs.set_brand_voice(session, store_row, text, self.taskra.clock.now())
 
 
 async def resolve_store_id(session: AsyncSession, store: StoreRef) -> int:

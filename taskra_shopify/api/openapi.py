@@ -22,6 +22,12 @@ ERROR_SCHEMA = {
 }
 
 
+def _path_schema(convertor: str) -> dict[str, str]:
+    # Starlette's convertor decides what the route accepts: `{id:int}` only digits,
+    # a bare `{key}` any text without a slash.
+    return {"type": "integer"} if convertor == "int" else {"type": "string"}
+
+
 def document(api: Api, version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
@@ -32,8 +38,8 @@ def document(api: Api, version: str) -> dict[str, Any]:
             "summary": e.summary,
             "tags": [e.tag] if e.tag else [],
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-                for name in re.findall(r"\{(\w+)", e.path)
+                {"name": name, "in": "path", "required": True, "schema": _path_schema(convertor)}
+                for name, convertor in re.findall(r"\{(\w+)(?::(\w+))?\}", e.path)
             ]
             + [
                 {
