@@ -30,9 +30,11 @@ def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    from taskra_shopify.demo_cli import demo
     from taskra_shopify.serve import serve
 
     cli.add_command(serve)
+    cli.add_command(demo)
 
 
 @hookimpl

@@ -33,6 +33,13 @@ class EscalationReason:
     code: str
     detail: str
 
+    def __str__(self) -> str:
+        """``code: detail``, without repeating the code when the detail starts with its label
+        (``anger: 'third time'``, not ``anger: anger: 'third time'``)."""
+        label = f"{self.code.replace('_', ' ')}: "
+        detail = self.detail[len(label) :] if self.detail.startswith(label) else self.detail
+        return f"{self.code}: {detail}"
+
 
 @dataclass(frozen=True)
 class GuardrailContext:

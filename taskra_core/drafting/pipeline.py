@@ -67,7 +67,7 @@ class DraftResult:
             "reply": reply.text,
             "sources": list(reply.sources),
             "escalate": self.escalate,
-            "escalation_reasons": [f"{r.code}: {r.detail}" for r in self.reasons],
+            "escalation_reasons": [str(r) for r in self.reasons],
             "intent": reply.intent,
             "language": reply.language,
             "confidence": reply.confidence,

@@ -253,7 +253,7 @@ class Drafting:
         draft.text = reply.text
         draft.model = reply.model
         draft.sources = list(reply.sources)
-        draft.escalation_reasons = [f"{r.code}: {r.detail}" for r in result.reasons]
+        draft.escalation_reasons = [str(r) for r in result.reasons]
         draft.intent = reply.intent
         draft.language = reply.language
         draft.confidence = reply.confidence

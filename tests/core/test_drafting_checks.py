@@ -96,3 +96,15 @@ def test_reply_in_another_language_than_the_customers_escalates() -> None:
     ctx = context(text="Hola, ¿las botas Scafell son impermeables? Gracias por la ayuda.")
     assert codes(reply(language="en"), ctx) == ["language"]
     assert codes(reply(text="Sí, son impermeables.", language="es"), ctx) == []
+
+
+def test_reason_text_names_the_code_once() -> None:
+    """A message check's detail already starts with its label; the text does not repeat it."""
+    from taskra_core.drafting.guardrails import EscalationReason
+
+    assert str(EscalationReason("legal_threat", "legal threat: 'small claims'")) == (
+        "legal_threat: 'small claims'"
+    )
+    assert str(EscalationReason("no_grounding", "the reply cites nothing")) == (
+        "no_grounding: the reply cites nothing"
+    )

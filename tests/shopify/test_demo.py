@@ -1,0 +1,35 @@
+"""`taskra demo`: the bundled store, a morning of messages, drafted offline with no keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from taskra_core.demo.seed import demo_messages
+from taskra_core.models import Draft, Message
+from taskra_core.testing import make_test_taskra
+from tests.core.test_cli import taskra
+
+
+async def test_demo_seeds_drafts_and_is_repeatable(database_url: str) -> None:
+    """With nothing but a database URL, every sample message is stored and drafted once;
+    running it again adds nothing. The risky ones go to a person."""
+    env = {"TASKRA_DATABASE_URL": database_url}
+    first = taskra("demo", "--no-serve", **env)
+    count = len(demo_messages())
+    assert f"{count} new customer messages" in first.stdout
+    assert "offline model" in first.stdout
+    again = taskra("demo", "--no-serve", **env)
+    assert "0 new customer messages" in again.stdout
+    async with make_test_taskra(database_url) as core, core.db.session() as session:
+        messages = (await session.scalars(select(Message))).all()
+        drafts = {
+            d.message_id: d for d in (await session.scalars(select(Draft).order_by(col(Draft.id))))
+        }
+    assert len(messages) == count
+    assert set(drafts) == {m.id for m in messages}
+    by_subject = {m.meta.get("subject", ""): drafts[m.id] for m in messages}
+    reasons = {subject: " ".join(draft.escalation_reasons) for subject, draft in by_subject.items()}
+    assert "chargeback" in reasons.get("THIRD TIME ASKING", "")
+    assert "identity_mismatch" in reasons.get("Change address on order 1009", "")
+    assert by_subject["Headtorch batteries"].state == "drafted"
