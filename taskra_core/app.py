@@ -20,6 +20,7 @@ from types import TracebackType
 
 import pluggy
 
+from taskra_core.accounts import Accounts
 from taskra_core.channels import Channels
 from taskra_core.clock import Clock
 from taskra_core.crypto import TokenCipher
@@ -66,6 +67,7 @@ class Taskra:
         self.db = db or Database.from_url(settings.database_url)  # connects lazily
         self.jobs = JobQueue(self.db, self.clock, settings)
         self.job_handlers = JobRegistry()
+        self.accounts = Accounts(self.db, self.clock)
         self.inbox = Inbox(self)
         self.knowledge = Knowledge(self)
         self.reply_models = ReplyModels(settings)

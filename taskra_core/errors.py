@@ -31,6 +31,14 @@
      │    │                          network): retried later, ``retry_after`` when known
      │    └── ShopifyRejected        Shopify refused the request itself (bad query, missing
      │                               scope, 4xx): not retried
+     ├── AccessError                 a standalone sign-in or its session was refused
+     │    ├── LoginFailed            the email or password is wrong (never says which)
+     │    ├── LoginRateLimited       too many failed sign-ins for an email or a client;
+     │    │                          ``retry_after`` says when to try again
+     │    ├── SessionInvalid         a session or login link is unknown, expired, revoked
+     │    │                          or already used; sign in again
+     │    └── CsrfRejected           a cookie-authenticated write lacks its matching
+     │                               ``X-CSRF-Token``
      ├── NotFound                    a record does not exist (in this store)
      └── InvalidInput                bad input; nothing was changed
 
@@ -135,6 +143,33 @@ class ShopifyUnavailable(ShopifyError):
 class ShopifyRejected(ShopifyError):
     """Shopify refused the request itself (invalid query, missing scope, frozen shop, other
     4xx). Retrying the same request cannot help; the message says what Shopify answered."""
+
+
+class AccessError(TaskraError):
+    """Signing in outside Shopify admin, or a session made that way, was refused."""
+
+
+class LoginFailed(AccessError):
+    """The email or password is wrong. Deliberately never says which, so the answer does not
+    reveal whether an email has an account."""
+
+
+class LoginRateLimited(AccessError):
+    """Too many failed sign-ins for this email or from this client in a short window;
+    ``retry_after`` (seconds) says when the oldest failure stops counting."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionInvalid(AccessError):
+    """A session or one-time login link is unknown, expired, revoked or already used."""
+
+
+class CsrfRejected(AccessError):
+    """A write authenticated by the session cookie did not carry the session's CSRF token
+    in ``X-CSRF-Token``, so it may have been forged by another site."""
 
 
 class NotFound(TaskraError):

@@ -384,3 +384,49 @@ class WebhookReceipt(SQLModel, table=True):
     triggered_at: datetime | None = _ts()
     received_at: datetime = _ts(nullable=False)
     job_id: int | None = _fk("jobs.id", nullable=True, ondelete="SET NULL")
+
+
+class AccountSession(SQLModel, table=True):
+    """A standalone sign-in (outside Shopify admin). Only the SHA-256 of the session token is
+    stored, so a leaked table cannot be replayed as cookies; revoking sets ``revoked_at``."""
+
+    __tablename__ = "account_sessions"
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    account_id: int = _fk("accounts.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = _ts()
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time sign-in link, stored as the SHA-256 of its token; ``used_at`` makes it
+    single use."""
+
+    __tablename__ = "login_links"
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    account_id: int = _fk("accounts.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, counted per email and per client to rate-limit guessing. Not
+    store-scoped: a sign-in names an email, not a store."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email", "email", "failed_at"),
+        Index("ix_login_failures_client", "client_key", "failed_at"),
+    )
+
+    id: int | None = _pk()
+    email: str = Field(max_length=320)  # normalized lower-case
+    client_key: str = Field(max_length=255)  # the client's address, as the shell sees it
+    failed_at: datetime = _ts(nullable=False)

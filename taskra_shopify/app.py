@@ -24,6 +24,7 @@ from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
 from taskra_shopify.home import home
+from taskra_shopify.login import login_routes
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
 
@@ -80,6 +81,7 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         Route("/readyz", readyz),
         Route("/", home),
         Route(BOUNCE_PATH, bounce_page),
+        *login_routes(),
         *api_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])

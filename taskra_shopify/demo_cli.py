@@ -46,6 +46,10 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool) ->
 
     host, port = host or settings.host, port or settings.port
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop).")
+    click.echo(
+        f"Sign in (one-time link, valid for an hour): "
+        f"http://{host}:{port}/login/link/{seed.login_token}"
+    )
     app = create_app(Taskra(settings, pm=state.pm))
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)

@@ -13,6 +13,10 @@ from taskra_core import errors
 # Most specific first: the first class an error is an instance of decides.
 STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.InvalidSessionToken, 401),
+    (errors.LoginRateLimited, 429),
+    (errors.CsrfRejected, 403),
+    (errors.AccessError, 401),
+    (errors.PasswordTooLong, 422),
     (errors.NotFound, 404),
     (errors.InvalidInput, 422),
     (errors.ModelRejected, 502),
@@ -35,7 +39,10 @@ def error_response(error: errors.TaskraError) -> JSONResponse:
     status = status_for(error)
     # Server-side failures say what kind of failure it was, never internal details.
     message = str(error) if status < 500 or status in (502, 503) else "Internal error."
-    return json_error(status, type(error).__name__, message)
+    response = json_error(status, type(error).__name__, message)
+    if isinstance(error, errors.LoginRateLimited) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return response
 
 
 def json_error(status: int, kind: str, message: str) -> JSONResponse:

@@ -1,5 +1,6 @@
-"""Seeding the demo: the bundled store and a morning of customer messages, as channels
-would deliver them (same path, same hooks, so each gets a draft job).
+"""Seeding the demo: the bundled store, a morning of customer messages as channels would
+deliver them (same path, same hooks, so each gets a draft job), and a merchant account with
+a one-time login link.
 
 Re-running is safe: the store import is idempotent and each message carries a stable
 channel id, so a second run adds nothing.
@@ -9,19 +10,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlmodel import col
 
 from taskra_core.demo import FELLANDFORD
 from taskra_core.inbox.messages import InboundMessage
 from taskra_core.knowledge.importer import import_store
+from taskra_core.models import Account
 from taskra_core.stores import get_store
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
 
 MESSAGES_FILE = "messages.json"
+# The demo's merchant account; example.com is reserved, so no mail can ever reach anyone.
+DEMO_OWNER = "owner@fellandford.example.com"
+DEMO_LINK_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class DemoSeed:
     domain: str
     store_id: int
     messages_added: int
+    login_token: str  # one-time, for GET /login/link/<token>
 
 
 def demo_as_of(folder: Path = FELLANDFORD) -> datetime:
@@ -64,4 +73,17 @@ async def seed_demo(taskra: Taskra, folder: Path = FELLANDFORD) -> DemoSeed:
     for inbound in demo_messages(folder):
         received = await taskra.inbox.receive(store.id, inbound)
         added += int(received.created)
-    return DemoSeed(domain=report.domain, store_id=store.id, messages_added=added)
+    async with taskra.db.session() as session:
+        owner = await session.scalar(
+            select(Account).where(
+                col(Account.store_id) == store.id, col(Account.email) == DEMO_OWNER
+            )
+        )
+    if owner is None:
+        owner = await taskra.accounts.create_account(
+            store.id, DEMO_OWNER, name="Demo merchant", role="merchant"
+        )
+    token = await taskra.accounts.login_link_token(owner, DEMO_LINK_TTL)
+    return DemoSeed(
+        domain=report.domain, store_id=store.id, messages_added=added, login_token=token
+    )

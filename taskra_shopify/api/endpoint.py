@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from taskra_core.app import Taskra
 from taskra_core.errors import InvalidInput, TaskraError
-from taskra_shopify.api.auth import Principal, authenticate
+from taskra_shopify.api.auth import SESSION_COOKIE, Principal, authenticate
 from taskra_shopify.http_errors import error_response, json_error
 
 MAX_BODY_BYTES = 256 * 1024
@@ -127,8 +127,9 @@ def _asgi(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             result = await endpoint.handler(*args, **request.path_params)
         except TaskraError as exc:
             response = error_response(exc)
-            if response.status_code == 401:
-                # App Bridge fetches a fresh session token and retries on this header.
+            if response.status_code == 401 and not request.cookies.get(SESSION_COOKIE):
+                # App Bridge fetches a fresh session token and retries on this header; a
+                # standalone (cookie) session has nothing to retry with.
                 response.headers["X-Shopify-Retry-Invalid-Session-Request"] = "1"
             return response
         if result is None:

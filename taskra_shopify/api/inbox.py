@@ -154,7 +154,9 @@ async def set_tags(call: Call, body: TagsBody, conversation_id: int) -> dict[str
     tag="inbox",
 )
 async def add_note(call: Call, body: NoteBody, conversation_id: int) -> dict[str, Any]:
-    note = await call.taskra.inbox.add_note(call.store_id, conversation_id, None, body.text)
+    note = await call.taskra.inbox.add_note(
+        call.store_id, conversation_id, call.principal.account_id, body.text
+    )
     return serialize.message(note)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from taskra_core.demo.seed import demo_messages
+from taskra_core.demo.seed import demo_as_of, demo_messages, seed_demo
 from taskra_core.models import Draft, Message
 from taskra_core.testing import make_test_taskra
+from taskra_shopify.app import create_app
 from tests.core.test_cli import taskra
 
 
@@ -33,3 +35,26 @@ async def test_demo_seeds_drafts_and_is_repeatable(database_url: str) -> None:
     assert "chargeback" in reasons.get("THIRD TIME ASKING", "")
     assert "identity_mismatch" in reasons.get("Change address on order 1009", "")
     assert by_subject["Headtorch batteries"].state == "drafted"
+
+
+async def test_demo_login_link_signs_in_once_to_a_standalone_page(database_url: str) -> None:
+    """The demo's one-time link sets the session cookie; the standalone home then shows the
+    signed-in merchant and cannot be framed; without the cookie it sends you to /login."""
+    core = make_test_taskra(database_url, now=demo_as_of())
+    async with core:
+        seed = await seed_demo(core)
+        transport = httpx.ASGITransport(app=create_app(core, run_worker=False))
+        async with httpx.AsyncClient(transport=transport, base_url="https://demo.test") as web:
+            anonymous = await web.get("/")
+            assert anonymous.status_code == 303
+            assert anonymous.headers["location"] == "/login"
+            signed_in = await web.get(f"/login/link/{seed.login_token}")
+            assert signed_in.status_code == 303
+            assert "taskra_session" in web.cookies  # the client keeps it, as a browser would
+            home = await web.get("/")
+            assert home.status_code == 200
+            assert "Signed in as owner@fellandford.example.com" in home.text
+            assert home.headers["Content-Security-Policy"] == "frame-ancestors 'none';"
+            web.cookies.clear()
+            reused = await web.get(f"/login/link/{seed.login_token}")
+            assert reused.status_code == 401
