@@ -37,6 +37,7 @@ from taskra_core.errors import (
     NotFound,
     SessionInvalid,
 )
+from taskra_core.inbox.messages import normalize_email as inbox_normalize_email
 from taskra_core.models import Account, AccountSession, LoginFailure, LoginLink
 
 ROLES = frozenset({"merchant", "agent"})
@@ -94,9 +95,7 @@ class Accounts:
         password: str | None = None,
     ) -> Account:
         """A new account of ``store_id``; with ``password`` it can sign in right away."""
-        address = normalize_email(email)
-        if "@" not in address or len(address) > 320:
-            raise InvalidInput(f"{email!r} is not an email address.")
+        address = inbox_normalize_email(email)  # InvalidInput unless it is an address
         if role not in ROLES:
             raise InvalidInput(f"Role {role!r} is unknown; use one of {sorted(ROLES)}.")
         password_hash = await self._hash_password(password) if password is not None else None

@@ -40,9 +40,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool) ->
     )
     if no_serve:
         return
-    import uvicorn
-
     from taskra_shopify.app import create_app
+    from taskra_shopify.serve import run_app
 
     host, port = host or settings.host, port or settings.port
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop).")
@@ -50,12 +49,4 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool) ->
         f"Sign in (one-time link, valid for an hour): "
         f"http://{host}:{port}/login/link/{seed.login_token}"
     )
-    app = create_app(Taskra(settings, pm=state.pm))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-    )
-
-    async def go() -> None:
-        await server.serve()
-
-    run_async(go)
+    run_app(create_app(Taskra(settings, pm=state.pm)), host, port)

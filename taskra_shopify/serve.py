@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from taskra_core.cli_support import CliState, pass_state, run_async
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 @click.command()
@@ -49,7 +54,13 @@ def serve(
 
     from taskra_shopify.app import create_app
 
-    app = create_app(state.taskra(), run_worker=not no_worker)
+    run_app(create_app(state.taskra(), run_worker=not no_worker), host, port)
+
+
+def run_app(app: Starlette, host: str, port: int) -> None:
+    """Serve ``app`` in this process until interrupted, with the access log off."""
+    import uvicorn
+
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     )

@@ -15,9 +15,8 @@ from taskra_core.cli_support import (
     shop_option,
     started_taskra,
 )
-from taskra_core.drafting.policy import AUTONOMY_MODES, autonomy_for
+from taskra_core.drafting.policy import AUTONOMY_MODES
 from taskra_core.drafting.types import INTENTS
-from taskra_core.stores import get_store
 
 
 @click.group("ai")
@@ -35,18 +34,7 @@ def show(state: CliState, shop: str, as_json: bool) -> None:
 
     async def go() -> dict[str, Any]:
         async with started_taskra(state) as taskra:
-            async with taskra.db.session() as session:
-                store = await get_store(session, shop)
-            budget = await taskra.drafting.budget(store)
-            acceptance = {a.intent: a for a in await taskra.drafting.acceptance(store)}
-            return {
-                "autonomy": {
-                    "default": autonomy_for(store, None),
-                    "intents": {intent: autonomy_for(store, intent) for intent in INTENTS},
-                },
-                "budget": budget.as_dict(),
-                "acceptance": [acceptance[i].as_dict() for i in INTENTS if i in acceptance],
-            }
+            return await taskra.drafting.ai_state(shop)
 
     result = run_async(go)
     if as_json:

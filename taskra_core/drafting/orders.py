@@ -56,11 +56,11 @@ def _money(order: dict[str, Any], key: str) -> str | None:
     return f"{money['amount']} {money.get('currencyCode', '')}".strip()
 
 
-def order_total(order: dict[str, Any]) -> float | None:
-    money = (order.get("totalPriceSet") or {}).get("shopMoney") or {}
+def summary_total(summary: dict[str, Any]) -> float | None:
+    """The amount of a summary's ``total`` ("171.00 GBP" -> 171.0), if it has one."""
     try:
-        return float(money["amount"])
-    except (KeyError, TypeError, ValueError):
+        return float(str(summary["total"]).split()[0])
+    except (KeyError, IndexError, ValueError):
         return None
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskra_core.drafting.context import retrieve
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
-from taskra_core.drafting.orders import Sender, order_names, order_total
+from taskra_core.drafting.orders import Sender, order_names, summary_total
 from taskra_core.drafting.policy import budget_status, refund_threshold
 from taskra_core.drafting.pricing import usd
 from taskra_core.drafting.tools import ToolBox
@@ -124,9 +124,7 @@ async def compose(
     mentioned = [o for o in orders if o.get("name") in named] or (
         orders if len(orders) == 1 else []
     )
-    total = None
-    if mentioned:
-        total = order_total({"totalPriceSet": {"shopMoney": {"amount": _amount(mentioned[0])}}})
+    total = summary_total(mentioned[0]) if mentioned else None
     message_reasons = tuple(
         check_message(
             text,
@@ -181,8 +179,3 @@ async def compose(
         latency_ms=latency_ms,
         model_called=True,
     )
-
-
-def _amount(summary: dict[str, Any]) -> str | None:
-    total = summary.get("total")
-    return str(total).split()[0] if total else None

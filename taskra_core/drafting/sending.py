@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskra_core.channels import Outbound
+from taskra_core.drafting.service import REPLY_SENT_JOB
 from taskra_core.errors import DeliveryError
 from taskra_core.models import Conversation, Customer, Draft, Message
 
@@ -80,7 +81,7 @@ async def send_draft(taskra: Taskra, session: AsyncSession, store_id: int, draft
     await session.flush()
     await taskra.jobs.enqueue(
         session,
-        "reply_sent",
+        REPLY_SENT_JOB,
         {"message_id": reply.id},
         store_id=store_id,
         idempotency_key=f"reply_sent:{reply.id}",

@@ -39,6 +39,7 @@ from taskra_core.drafting.policy import (
     usage_in,
     with_autonomy,
 )
+from taskra_core.drafting.types import INTENTS
 from taskra_core.errors import (
     ConfigurationError,
     InvalidInput,
@@ -405,6 +406,21 @@ class Drafting:
             row.settings = {**(row.settings or {}), "ai_budget_usd": usd}
             row.updated_at = self.taskra.clock.now()
             return row
+
+    async def ai_state(self, store: StoreRef) -> dict[str, Any]:
+        """Autonomy per intent, this month's budget, and acceptance per intent: what a merchant
+        looks at before raising autonomy (``taskra ai show``, ``GET /api/v1/ai``)."""
+        async with self.taskra.db.session() as session:
+            row = await _store(session, store)
+        acceptance = {a.intent: a for a in await self.acceptance(row)}
+        return {
+            "autonomy": {
+                "default": autonomy_for(row, None),
+                "intents": {intent: autonomy_for(row, intent) for intent in INTENTS},
+            },
+            "budget": (await self.budget(row)).as_dict(),
+            "acceptance": [acceptance[i].as_dict() for i in INTENTS if i in acceptance],
+        }
 
     async def usage(self, store: StoreRef, period: str | None = None) -> dict[str, Any]:
         """AI replies, messages processed, tokens and cost of one month (default: this one)."""

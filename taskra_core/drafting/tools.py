@@ -135,11 +135,9 @@ class ToolBox:
         self.shown: set[str] = set(shown or ())
         self.shown.update(s.source_id for s in (*profile.policies, *profile.faqs))
         self.verification_needed = False
-        self.calls = 0
 
     async def run(self, name: str, arguments: dict[str, Any]) -> str:
         """Run tool ``name`` and return its result as JSON text for the model."""
-        self.calls += 1
         try:
             if name == "lookup_order":
                 result: Any = await self.lookup_order(arguments.get("order_name"))

@@ -129,7 +129,6 @@ class DraftRequest:
     history: tuple[Turn, ...] = ()
     sources: tuple[Source, ...] = ()
     orders: tuple[dict[str, Any], ...] = ()
-    language_hint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from taskra_core.drafting.policy import autonomy_for
-from taskra_core.drafting.types import INTENTS
-from taskra_core.models import Store
 from taskra_shopify.api.endpoint import Call
 from taskra_shopify.api.v1 import api
 
@@ -23,25 +20,9 @@ class BudgetBody(BaseModel):
     usd: float = Field(ge=0, le=1_000_000, description="Monthly AI budget in USD (a hard cap).")
 
 
-async def _ai_state(call: Call) -> dict[str, Any]:
-    drafting = call.taskra.drafting
-    budget = await drafting.budget(call.store_id)
-    async with call.taskra.db.session() as session:
-        store = await session.get(Store, call.store_id)
-    assert store is not None
-    return {
-        "autonomy": {
-            "default": autonomy_for(store, None),
-            "intents": {intent: autonomy_for(store, intent) for intent in INTENTS},
-        },
-        "budget": budget.as_dict(),
-        "acceptance": [a.as_dict() for a in await drafting.acceptance(call.store_id)],
-    }
-
-
 @api.get("/ai", summary="Autonomy, budget and acceptance of drafts per intent", tag="ai")
 async def ai_state(call: Call) -> dict[str, Any]:
-    return await _ai_state(call)
+    return await call.taskra.drafting.ai_state(call.store_id)
 
 
 @api.put(
@@ -49,13 +30,13 @@ async def ai_state(call: Call) -> dict[str, Any]:
 )
 async def set_autonomy(call: Call, body: AutonomyBody) -> dict[str, Any]:
     await call.taskra.drafting.set_autonomy(call.store_id, body.mode, body.intent)
-    return await _ai_state(call)
+    return await call.taskra.drafting.ai_state(call.store_id)
 
 
 @api.put("/ai/budget", summary="Set the monthly AI budget", body=BudgetBody, tag="ai")
 async def set_budget(call: Call, body: BudgetBody) -> dict[str, Any]:
     await call.taskra.drafting.set_budget(call.store_id, body.usd)
-    return await _ai_state(call)
+    return await call.taskra.drafting.ai_state(call.store_id)
 
 
 @api.get(

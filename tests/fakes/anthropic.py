@@ -18,8 +18,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.server import LocalServer
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 LOOKBACK_BLOCKS = 20
@@ -127,12 +129,6 @@ def _prompt_units(body: dict[str, Any]) -> Iterator[tuple[Any, dict[str, Any] | 
                 yield unit, block.get("cache_control") if isinstance(block, dict) else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # join handler threads on close: no socket outlives a test
-    block_on_close = True
-    request_queue_size = 128  # the default backlog of 5 drops connections under load
-
-
 @dataclasses.dataclass
 class RecordedRequest:
     path: str
@@ -163,33 +159,22 @@ class FakeAnthropic:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer("FakeAnthropic")
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeAnthropic is not started")
-        return "http://{}:{}".format(*self._server.server_address[:2])
+        return self._http.url
 
     def start(self) -> FakeAnthropic:
-        self._server = server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._http.start(_make_handler(self))
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if not self._http.running:
             return
         self._stopping.set()  # wakes handlers sleeping in a scripted delay
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> FakeAnthropic:
         return self.start()

@@ -32,12 +32,13 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 
 from taskra_core.demo import FELLANDFORD
+from tests.fakes.server import LocalServer
 
 CLIENT_ID = "taskra-test-client-id"
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (HS512 in tests), and
@@ -141,12 +142,6 @@ class RecordedRequest:
     body: Any
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # join handler threads on close: no socket outlives a test
-    block_on_close = True
-    request_queue_size = 128
-
-
 class FakeShopify:
     """A threaded HTTP server speaking Shopify's OAuth and Admin GraphQL. Use as ``with``."""
 
@@ -171,8 +166,7 @@ class FakeShopify:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer("FakeShopify")
         self.shop_data = json.loads((FELLANDFORD / "shop.json").read_text())
         self.policies = json.loads((FELLANDFORD / "policies.json").read_text())
         self.products = [
@@ -181,9 +175,7 @@ class FakeShopify:
 
     @property
     def origin(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeShopify is not started")
-        return "http://{}:{}".format(*self._server.server_address[:2])
+        return self._http.url
 
     @property
     def refreshes(self) -> int:
@@ -196,23 +188,15 @@ class FakeShopify:
         return self.counts["exchange"]
 
     def start(self) -> FakeShopify:
-        self._server = server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._http.start(_make_handler(self))
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if not self._http.running:
             return
         self._stopping.set()  # wakes handlers sleeping in an injected delay
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> FakeShopify:
         return self.start()
