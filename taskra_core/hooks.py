@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,12 @@ class Hooks:
         if delay is None:  # only when every implementation, the default included, passed
             return taskra.settings.job_backoff_base_seconds
         return float(delay)
+
+    def template_dirs(self) -> list[Path]:
+        dirs: list[Path] = []
+        for contributed in self.collect_sync("template_dirs"):
+            dirs.extend(Path(entry) for entry in contributed)
+        return dirs
 
     # --- generic access for shell hooks --------------------------------------------------
 

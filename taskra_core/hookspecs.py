@@ -165,6 +165,20 @@ def reply_sent(taskra: Taskra, message: Message) -> Any:
     """
 
 
+# --- templates -------------------------------------------------------------------------------
+
+
+@hookspec
+def template_dirs() -> Any:
+    """Return a list of directories (``pathlib.Path``) of Jinja2 templates.
+
+    Must answer synchronously. Taskra looks in these before its own ``templates/``, so a
+    plugin can add pages and emails or replace one of Taskra's by giving it the same name
+    (for example ``emails/invitation.txt``). Templates are autoescaped when they end in
+    ``.html``.
+    """
+
+
 # --- durable jobs ----------------------------------------------------------------------------
 
 

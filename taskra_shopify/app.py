@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from taskra_core.app import Taskra
 from taskra_core.errors import DatabaseError
@@ -25,6 +26,7 @@ from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
 from taskra_shopify.home import home
 from taskra_shopify.login import login_routes
+from taskra_shopify.pages.render import STATIC_DIR, templates_for
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
 
@@ -81,11 +83,13 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         Route("/readyz", readyz),
         Route("/", home),
         Route(BOUNCE_PATH, bounce_page),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         *login_routes(),
         *api_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.taskra = taskra
+    app.state.templates = templates_for(taskra)
     return app
 
 

@@ -1,0 +1,1 @@
+// Taskra admin pages.
