@@ -8,10 +8,12 @@ rate limiting of failed sign-ins.
     account, session = await taskra.accounts.session_for(token)
     await taskra.accounts.end_session(token)                   # revoked server-side
 
-Tokens (sessions, login links) are random and only their SHA-256 is stored: a copy of the
-database cannot be replayed as a cookie. The CSRF token of a session is derived from the
-session token (HMAC), so it needs no storage and cannot be turned back into the session
-token by script that reads it. Every time comes from Taskra's clock.
+Tokens (sessions, login and set-a-password links) are random and only their SHA-256 is
+stored: a copy of the database cannot be replayed as a cookie or a link. A new password ends
+every other session of the account, so whoever knew the old one is signed out too. The CSRF
+token of a session is derived from the session token (HMAC), so it needs no storage and
+cannot be turned back into the session token by script that reads it. Every time comes from
+Taskra's clock.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ ROLES = frozenset({"merchant", "agent"})
 MIN_PASSWORD_CHARS = 10
 SESSION_TTL = timedelta(days=14)
 LOGIN_LINK_TTL = timedelta(minutes=15)
+LINK_PURPOSES = frozenset({"login", "password"})
 # Failed sign-ins allowed in FAILURE_WINDOW before sign-in is refused. A client (address)
 # gets more than one email because several people can share an office's address.
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -98,7 +101,7 @@ class Accounts:
         address = inbox_normalize_email(email)  # InvalidInput unless it is an address
         if role not in ROLES:
             raise InvalidInput(f"Role {role!r} is unknown; use one of {sorted(ROLES)}.")
-        password_hash = await self._hash_password(password) if password is not None else None
+        password_hash = await self.hash_password(password) if password is not None else None
         now = self.clock.now()
         async with self.db.transaction() as session:
             existing = await session.scalar(
@@ -121,15 +124,23 @@ class Accounts:
             await session.flush()
         return account
 
-    async def set_password(self, store_id: int, account_id: int, password: str) -> None:
-        """Set a new password for an account of ``store_id``."""
-        password_hash = await self._hash_password(password)
+    async def set_password(
+        self, store_id: int, account_id: int, password: str, *, keep_session: str | None = None
+    ) -> None:
+        """Set a new password for an account of ``store_id`` and end its sessions, except
+        the one whose token is ``keep_session`` (the person changing it stays signed in)."""
+        password_hash = await self.hash_password(password)
         async with self.db.transaction() as session:
             account = await _account_in_store(session, store_id, account_id)
+            now = self.clock.now()
             account.password_hash = password_hash
-            account.updated_at = self.clock.now()
+            account.updated_at = now
+            kept = hash_token(keep_session) if keep_session is not None else None
+            await revoke_sessions(session, account_id, now, keep_hash=kept)
 
-    async def _hash_password(self, password: str) -> str:
+    async def hash_password(self, password: str) -> str:
+        """The bcrypt hash of ``password``, or :class:`InvalidInput` if it is too short
+        (:class:`PasswordTooLong` past bcrypt's 72 bytes)."""
         if len(password) < MIN_PASSWORD_CHARS:
             raise InvalidInput(
                 f"The password has {len(password)} characters; use at least {MIN_PASSWORD_CHARS}."
@@ -269,19 +280,8 @@ class Accounts:
 
     async def login_link_token(self, account: Account, ttl: timedelta = LOGIN_LINK_TTL) -> str:
         """A token for a one-time sign-in link, valid for ``ttl``."""
-        assert account.id is not None
-        token = secrets.token_urlsafe(32)
-        now = self.clock.now()
         async with self.db.transaction() as session:
-            session.add(
-                LoginLink(
-                    store_id=account.store_id,
-                    account_id=account.id,
-                    token_hash=hash_token(token),
-                    created_at=now,
-                    expires_at=now + ttl,
-                )
-            )
+            _link, token = await add_link(session, account, "login", ttl, self.clock.now())
         return token
 
     async def use_login_link(self, token: str) -> Account:
@@ -295,6 +295,7 @@ class Accounts:
                 update(LoginLink)
                 .where(
                     col(LoginLink.token_hash) == digest,
+                    col(LoginLink.purpose) == "login",
                     col(LoginLink.used_at).is_(None),
                     col(LoginLink.expires_at) > now,
                 )
@@ -312,6 +313,42 @@ class Accounts:
         if account is None or account.deletion_requested_at is not None:
             raise SessionInvalid("This sign-in link's account no longer exists.")
         return account
+
+
+async def add_link(
+    session: AsyncSession, account: Account, purpose: str, ttl: timedelta, now: datetime
+) -> tuple[LoginLink, str]:
+    """Add a one-time link of ``purpose`` for ``account`` in ``session``'s transaction;
+    returns the row and its token (shown once, never stored)."""
+    assert account.id is not None
+    if purpose not in LINK_PURPOSES:
+        raise InvalidInput(
+            f"Link purpose {purpose!r} is unknown; use one of {sorted(LINK_PURPOSES)}."
+        )
+    token = secrets.token_urlsafe(32)
+    link = LoginLink(
+        store_id=account.store_id,
+        account_id=account.id,
+        token_hash=hash_token(token),
+        purpose=purpose,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(link)
+    await session.flush()
+    return link, token
+
+
+async def revoke_sessions(
+    session: AsyncSession, account_id: int, now: datetime, *, keep_hash: str | None = None
+) -> None:
+    """End every live session of ``account_id`` (but the one stored as ``keep_hash``)."""
+    stmt = update(AccountSession).where(
+        col(AccountSession.account_id) == account_id, col(AccountSession.revoked_at).is_(None)
+    )
+    if keep_hash is not None:
+        stmt = stmt.where(col(AccountSession.token_hash) != keep_hash)
+    await session.execute(stmt.values(revoked_at=now))
 
 
 async def _account_in_store(session: AsyncSession, store_id: int, account_id: int) -> Account:

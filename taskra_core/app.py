@@ -33,8 +33,10 @@ from taskra_core.hooks import Hooks
 from taskra_core.inbox import Inbox
 from taskra_core.jobs import JobQueue, JobRegistry
 from taskra_core.knowledge.service import Knowledge
+from taskra_core.mail import Mailer, make_mailer
 from taskra_core.plugins import make_plugin_manager
 from taskra_core.settings import Settings
+from taskra_core.team import Team
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Taskra:
         self.jobs = JobQueue(self.db, self.clock, settings)
         self.job_handlers = JobRegistry()
         self.accounts = Accounts(self.db, self.clock)
+        self.team = Team(self)
         self.inbox = Inbox(self)
         self.knowledge = Knowledge(self)
         self.reply_models = ReplyModels(settings)
@@ -80,6 +83,12 @@ class Taskra:
     def cipher(self) -> TokenCipher:
         """The token cipher; raises ConfigurationError if ``TASKRA_SECRET_KEY`` is unset."""
         return TokenCipher.from_settings(self.settings)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """Sends Taskra's own emails: Resend when ``RESEND_API_KEY`` is set, else the outbox.
+        Built on first use, so a Taskra that never sends mail never loads the SDK."""
+        return make_mailer(self.settings)
 
     @property
     def started(self) -> bool:
@@ -107,6 +116,8 @@ class Taskra:
             await self.hooks.shutdown(self)
             await self.reply_models.aclose()
             await self.channels.aclose()
+            if "mailer" in self.__dict__:  # only if it was ever built
+                await self.mailer.aclose()
         await self.db.dispose()
 
     async def check_schema(self) -> None:

@@ -20,7 +20,13 @@
      │    │                          retried; the draft fails and says why
      │    └── UnknownReplyModel      no reply model is registered under that name
      ├── DeliveryError               a reply could not be delivered (no channel, provider
-     │                               failure); the send job retries
+     │    │                          failure); the send job retries
+     │    └── MailError              an email could not be sent through the mail provider
+     │         ├── MailUnavailable   the provider failed for now (429, 5xx, network):
+     │         │                     retried later, ``retry_after`` when known
+     │         └── MailRejected      the provider refused the email or the API key (4xx);
+     │                               the mail job still retries, so fixing the cause
+     │                               (e.g. RESEND_API_KEY) lets it go out
      ├── ShopifyError                talking to Shopify failed
      │    ├── InvalidSessionToken    an app-home ID token is missing, forged, expired or for
      │    │                          another app or shop; the page fetches a fresh one
@@ -37,8 +43,10 @@
      │    │                          ``retry_after`` says when to try again
      │    ├── SessionInvalid         a session or login link is unknown, expired, revoked
      │    │                          or already used; sign in again
-     │    └── CsrfRejected           a cookie-authenticated write lacks its matching
-     │                               ``X-CSRF-Token``
+     │    ├── CsrfRejected           a cookie-authenticated write lacks its matching
+     │    │                          ``X-CSRF-Token``, or a sign-in came from another site
+     │    └── PermissionDenied       the account's role does not allow this (only
+     │                               merchants manage accounts)
      ├── NotFound                    a record does not exist (in this store)
      └── InvalidInput                bad input; nothing was changed
 
@@ -169,7 +177,33 @@ class SessionInvalid(AccessError):
 
 class CsrfRejected(AccessError):
     """A write authenticated by the session cookie did not carry the session's CSRF token
-    in ``X-CSRF-Token``, so it may have been forged by another site."""
+    in ``X-CSRF-Token``, or a sign-in form was posted from another site: either may have
+    been forged by another site."""
+
+
+class PermissionDenied(AccessError):
+    """The signed-in account may not do this: its role does not allow it (only merchants
+    invite and remove agents), or it is not an account of this store at all."""
+
+
+class MailError(DeliveryError):
+    """An email (an invitation, a sign-in link) could not be sent through the mail provider.
+    The mail job retries it; nothing that caused the email is undone."""
+
+
+class MailUnavailable(MailError):
+    """The mail provider could not take the email now: rate limited (429), a server error
+    or a network failure. Retrying later helps; ``retry_after`` is the wait it asked for."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MailRejected(MailError):
+    """The mail provider refused the email or the credentials (bad API key, unverified
+    sender domain, invalid address). The message says what it answered; retrying helps only
+    once the cause is fixed."""
 
 
 class NotFound(TaskraError):

@@ -86,10 +86,17 @@ class Store(SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
-    """A merchant or support agent who signs in to a store's inbox."""
+    """A merchant or support agent who signs in to a store's inbox.
+
+    ``shopify_user_id`` is the Shopify staff member (the ID token's ``sub``) the account was
+    recorded from, if any; without a password such an account works only inside Shopify admin.
+    """
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("store_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "email"),
+        UniqueConstraint("store_id", "shopify_user_id"),
+    )
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -97,6 +104,7 @@ class Account(SQLModel, table=True):
     email: str = Field(max_length=320)
     password_hash: str | None = None
     role: str = Field(default="agent", max_length=32)
+    shopify_user_id: str | None = Field(default=None, max_length=64)
     deletion_requested_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -402,8 +410,9 @@ class AccountSession(SQLModel, table=True):
 
 
 class LoginLink(SQLModel, table=True):
-    """A one-time sign-in link, stored as the SHA-256 of its token; ``used_at`` makes it
-    single use."""
+    """A one-time link, stored as the SHA-256 of its token; ``used_at`` makes it single use.
+    ``purpose`` says what it does: ``login`` signs in, ``password`` sets a password (and then
+    signs in); a link of one purpose never works as the other."""
 
     __tablename__ = "login_links"
 
@@ -411,6 +420,9 @@ class LoginLink(SQLModel, table=True):
     store_id: int = _store_fk()
     account_id: int = _fk("accounts.id")
     token_hash: str = Field(max_length=64, unique=True)
+    purpose: str = Field(
+        default="login", max_length=16, sa_column_kwargs={"server_default": "login"}
+    )
     created_at: datetime = _ts(nullable=False)
     expires_at: datetime = _ts(nullable=False)
     used_at: datetime | None = _ts()

@@ -25,6 +25,10 @@ ENTRY_POINT_GROUP = "taskra"
 # Taskra's own behaviour, written as plugins whose hooks are marked trylast so that an
 # installed plugin can replace any of it.
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    # pluggy calls trylast implementations in the order they were registered: the mail
+    # plugin's job_retry_delay (Retry-After of rate-limited mail) comes before the generic
+    # backoff in jobs, which always answers.
+    "taskra_core.default_plugins.mail",
     "taskra_core.default_plugins.jobs",
     "taskra_core.default_plugins.orders",
     "taskra_core.default_plugins.drafting",

@@ -36,6 +36,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./taskra.db"
 # The newest Sonnet that the pinned anthropic SDK does not mark deprecated.
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+DEFAULT_RESEND_API_URL = "https://api.resend.com"
 
 
 class ModelPrice(BaseModel):
@@ -168,6 +169,23 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_WORKER_POLL_SECONDS"),
         description="How often an idle worker looks for due jobs.",
     )
+    events_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("TASKRA_EVENTS_POLL_SECONDS"),
+        description="How often an open admin page's live-update stream looks for changes.",
+    )
+    events_stream_seconds: float = Field(
+        25.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("TASKRA_EVENTS_STREAM_SECONDS"),
+        description=(
+            "How long one live-update stream stays open before the page reconnects (keeps "
+            "shutdowns quick and re-checks the session)."
+        ),
+    )
     worker_shutdown_grace_seconds: float = Field(
         30.0,
         ge=0,
@@ -292,6 +310,11 @@ class Settings(BaseSettings):
     resend_api_key: SecretStr | None = Field(
         None, validation_alias=_env("RESEND_API_KEY"), description="Resend API key."
     )
+    resend_api_url: str = Field(
+        DEFAULT_RESEND_API_URL,
+        validation_alias=_env("RESEND_API_URL"),
+        description="Address of the Resend API (a local fake in tests and development).",
+    )
     resend_webhook_secret: SecretStr | None = Field(
         None,
         validation_alias=_env("RESEND_WEBHOOK_SECRET"),
@@ -322,6 +345,15 @@ class Settings(BaseSettings):
         scheme, sep, rest = value.rstrip("/").partition("://")
         if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
             raise ValueError("must be an origin such as http://127.0.0.1:8765 (no path)")
+        return f"{scheme}://{rest}"
+
+    @field_validator("resend_api_url", mode="after")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        # The SDK appends paths such as "/emails": a trailing slash would double it.
+        scheme, sep, rest = value.rstrip("/").partition("://")
+        if scheme not in ("http", "https") or not sep or not rest:
+            raise ValueError("must be an http(s) URL such as https://api.resend.com")
         return f"{scheme}://{rest}"
 
     @field_validator("disable_plugins", mode="before")

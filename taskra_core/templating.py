@@ -8,8 +8,9 @@ template and undefined names are errors: a typo must fail a test, not render as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -35,3 +36,17 @@ def make_environment(plugin_dirs: Sequence[Path] = ()) -> jinja2.Environment:
         lstrip_blocks=True,
         enable_async=False,
     )
+
+
+def render_email(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """Render an email template into ``(subject, text)``.
+
+    An email template's first line is ``Subject: ...`` and a blank line follows it, so the
+    subject lives with the words of the email and a plugin replacing the template can change
+    both.
+    """
+    rendered = env.get_template(name).render(context)
+    head, _, body = rendered.partition("\n")
+    if not head.startswith("Subject:"):
+        raise jinja2.TemplateError(f"Email template {name} must start with a 'Subject:' line.")
+    return head.removeprefix("Subject:").strip(), body.lstrip("\n")

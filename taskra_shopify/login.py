@@ -23,12 +23,13 @@ from starlette.routing import BaseRoute, Route
 
 from taskra_core.accounts import SESSION_TTL, csrf_token_for
 from taskra_core.app import Taskra
-from taskra_core.errors import AccessError, InvalidInput, SessionInvalid
+from taskra_core.errors import AccessError, CsrfRejected, InvalidInput, SessionInvalid
 from taskra_core.models import Account
 from taskra_shopify.api.auth import SESSION_COOKIE, require_csrf
 from taskra_shopify.api.endpoint import Call
 from taskra_shopify.api.v1 import api
 from taskra_shopify.http_errors import error_response, status_for
+from taskra_shopify.security import cross_site
 
 MAX_LOGIN_BODY = 16 * 1024
 # Credentials and session tokens must never sit in a shared or browser cache.
@@ -101,7 +102,7 @@ def _account_json(account: Account) -> dict[str, Any]:
     }
 
 
-def _set_session_cookie(response: Response, token: str) -> None:
+def set_session_cookie(response: Response, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -119,10 +120,17 @@ def _clear_session_cookie(response: Response) -> None:
 
 async def login(request: Request) -> Response:
     """``POST /login``: JSON in, JSON out (with the CSRF token); a form post is redirected
-    to ``/`` on success and shown the form again on failure."""
+    to ``/`` on success and shown the form again on failure. Either is refused (403) when a
+    browser says another site sent it (login CSRF, see :func:`.security.cross_site`)."""
     taskra: Taskra = request.app.state.taskra
     as_json = _wants_json(request)
     try:
+        reason = cross_site(request, taskra.settings)
+        if reason is not None:
+            raise CsrfRejected(
+                f"This sign-in was sent from another site ({reason}); sign in on Taskra's own "
+                "page instead."
+            )
         email, password = await _credentials(request)
         account = await taskra.accounts.authenticate(
             email, password, client_key=_client_key(request)
@@ -142,7 +150,7 @@ async def login(request: Request) -> Response:
         )
     else:
         response = RedirectResponse("/", status_code=303, headers=NO_STORE)
-    _set_session_cookie(response, token)
+    set_session_cookie(response, token)
     return response
 
 
@@ -176,7 +184,7 @@ async def login_link(request: Request) -> Response:
         return HTMLResponse(_form_page(str(exc)), status_code=401, headers=NO_STORE)
     token = await taskra.accounts.start_session(account)
     response = RedirectResponse("/", status_code=303, headers=NO_STORE)
-    _set_session_cookie(response, token)
+    set_session_cookie(response, token)
     return response
 
 
@@ -184,10 +192,15 @@ async def login_link(request: Request) -> Response:
 async def current_session(call: Call) -> dict[str, Any]:
     account: dict[str, Any] | None = None
     csrf: str | None = None
-    if call.principal.account_id is not None:
+    if call.principal.by_cookie:
         cookie = call.request.cookies[SESSION_COOKIE]
         signed_in, _ = await call.taskra.accounts.session_for(cookie)
         account, csrf = _account_json(signed_in), csrf_token_for(cookie)
+    elif call.principal.account_id is not None:
+        # A Shopify staff member, recorded from the session token; bearer writes need no CSRF.
+        async with call.taskra.db.session() as session:
+            recorded = await session.get(Account, call.principal.account_id)
+        account = _account_json(recorded) if recorded is not None else None
     return {
         "store_id": call.store_id,
         "shop": call.principal.shop,

@@ -18,6 +18,7 @@ from taskra_core.app import Taskra
 from taskra_core.settings import env_var_names
 from taskra_core.testing import make_test_taskra
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.resend import FakeResend
 from tests.fakes.shopify import FakeShopify
 
 POSTGRES_URL = os.environ.get("TASKRA_TEST_POSTGRES_URL")
@@ -101,4 +102,11 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
 def fake_shopify() -> Iterator[FakeShopify]:
     """A running fake Shopify (token exchange, rotating refresh, Admin GraphQL on the demo)."""
     with FakeShopify() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_resend() -> Iterator[FakeResend]:
+    """A running fake Resend API (sending), recording what it was sent."""
+    with FakeResend() as fake:
         yield fake

@@ -2,10 +2,11 @@
 
 Inside Shopify admin every fetch carries a session token (``Authorization: Bearer``),
 verified as the app home verifies it; the store is the token's shop, and only an installed
-store is served. Outside Shopify admin, a merchant or agent who signed in at ``/login``
-sends the ``taskra_session`` cookie instead; the store is then the account's store. Every
-handler scopes its work to ``principal.store_id``, so a valid token of one shop can never
-reach another shop's data.
+store is served. The token's staff member is the caller's account, recorded on first sight
+(see :mod:`taskra_shopify.staff`). Outside Shopify admin, a merchant or agent who signed in
+at ``/login`` sends the ``taskra_session`` cookie instead; the store is then the account's
+store. Every handler scopes its work to ``principal.store_id``, so a valid token of one shop
+can never reach another shop's data.
 
 A browser attaches cookies to requests other sites make, so a cookie-authenticated write
 (anything but GET/HEAD/OPTIONS) must also carry the session's CSRF token in
@@ -26,6 +27,7 @@ from taskra_core.app import Taskra
 from taskra_core.errors import CsrfRejected, InvalidSessionToken, SessionInvalid
 from taskra_core.models import Store
 from taskra_shopify.session_token import verify_session_token
+from taskra_shopify.staff import record_staff
 
 SESSION_COOKIE = "taskra_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -36,8 +38,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class Principal:
     store_id: int
     shop: str
-    user_id: str | None
-    account_id: int | None = None  # set when signed in with the session cookie
+    user_id: str | None  # the Shopify staff member (``sub``), for session-token callers
+    # The caller's account: the cookie's, or the one recorded for the Shopify staff member.
+    account_id: int | None = None
+    role: str | None = None  # the account's: "merchant" or "agent"
+    by_cookie: bool = False  # signed in outside Shopify admin (writes need the CSRF token)
 
 
 async def authenticate(request: Request, taskra: Taskra) -> Principal:
@@ -62,7 +67,14 @@ async def _from_session_token(request: Request, taskra: Taskra) -> Principal:
             f"{token.shop} has not installed the app; open it from the Shopify admin first."
         )
     request.state.shop = token.shop
-    return Principal(store_id=store.id, shop=token.shop, user_id=token.user_id)
+    account = await record_staff(taskra, store, token) if token.user_id is not None else None
+    return Principal(
+        store_id=store.id,
+        shop=token.shop,
+        user_id=token.user_id,
+        account_id=account.id if account is not None else None,
+        role=account.role if account is not None else None,
+    )
 
 
 async def _from_cookie(request: Request, taskra: Taskra, cookie: str) -> Principal:
@@ -75,7 +87,14 @@ async def _from_cookie(request: Request, taskra: Taskra, cookie: str) -> Princip
     if store is None or store.id is None or store.uninstalled_at is not None:
         raise SessionInvalid("This account's store has uninstalled the app.")
     # request.state.shop is left unset: standalone pages may not be framed by anyone.
-    return Principal(store_id=store.id, shop=store.domain, user_id=None, account_id=account.id)
+    return Principal(
+        store_id=store.id,
+        shop=store.domain,
+        user_id=None,
+        account_id=account.id,
+        role=account.role,
+        by_cookie=True,
+    )
 
 
 def require_csrf(request: Request, cookie: str) -> None:

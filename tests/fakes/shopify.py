@@ -5,7 +5,8 @@ Point Taskra at it with ``TASKRA_SHOPIFY_ORIGIN=fake.origin``: ``shopify_app`` s
 ``Host`` header tells the fake which shop is meant.
 
 - ``POST /admin/oauth/access_token``: token exchange (a valid HS256 ID token of this app ->
-  an offline token, expiring with a refresh token when ``expiring=1``) and the
+  an offline token, expiring with a refresh token when ``expiring=1``; or an online token
+  with the ``associated_user`` of the token's ``sub``, see :mod:`.shopify_staff`) and the
   ``refresh_token`` grant WITH ROTATION: each refresh token works once; reuse is
   ``400 invalid_grant``.
 - ``POST /admin/api/<version>/graphql.json``: needs ``X-Shopify-Access-Token`` of a live
@@ -39,6 +40,7 @@ import jwt
 
 from taskra_core.demo import FELLANDFORD
 from tests.fakes.server import LocalServer
+from tests.fakes.shopify_staff import ONLINE, Staff
 
 CLIENT_ID = "taskra-test-client-id"
 # 64 bytes: PyJWT warns about HMAC keys shorter than the hash (HS512 in tests), and
@@ -162,6 +164,7 @@ class FakeShopify:
         self.counts: Counter[str] = Counter()
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
+        self.staff = Staff()
         self._failures: dict[str, deque[Failure]] = {"token": deque(), "graphql": deque()}
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -184,8 +187,13 @@ class FakeShopify:
 
     @property
     def exchanges(self) -> int:
-        """Token exchanges served successfully."""
+        """Offline token exchanges served successfully."""
         return self.counts["exchange"]
+
+    @property
+    def online_exchanges(self) -> int:
+        """Online token exchanges (who is this staff member?) served successfully."""
+        return self.counts["online_exchange"]
 
     def start(self) -> FakeShopify:
         self._stopping.clear()
@@ -258,10 +266,17 @@ class FakeShopify:
         grant_type = body.get("grant_type")
         with self._lock:
             if grant_type == EXCHANGE:
-                if body.get("requested_token_type") != OFFLINE:
+                kind = body.get("requested_token_type")
+                if kind not in (OFFLINE, ONLINE):
                     return 400, {"error": "unsupported_token_type"}
-                if not self._valid_subject(shop, body.get("subject_token")):
+                claims = self._subject_claims(shop, body.get("subject_token"))
+                if claims is None:
                     return 400, {"error": "invalid_subject_token"}
+                if kind == ONLINE:
+                    if "sub" not in claims:  # an online token is a person's; no person, none
+                        return 400, {"error": "invalid_subject_token"}
+                    self.counts["online_exchange"] += 1
+                    return 200, self.staff.online_grant(shop, claims, self.scopes)
                 self.counts["exchange"] += 1
                 return 200, self._issue(shop, expiring=str(body.get("expiring")) == "1")
             if grant_type == "refresh_token":
@@ -274,9 +289,9 @@ class FakeShopify:
                 return 200, self._issue(shop, expiring=True)
         return 400, {"error": "unsupported_grant_type"}
 
-    def _valid_subject(self, shop: str, token: Any) -> bool:
+    def _subject_claims(self, shop: str, token: Any) -> dict[str, Any] | None:
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 str(token),
                 self.client_secret,
                 algorithms=["HS256"],
@@ -285,8 +300,8 @@ class FakeShopify:
                 options={"require": ["exp", "dest"]},
             )
         except jwt.PyJWTError:
-            return False
-        return bool(claims["dest"] == f"https://{shop}")
+            return None
+        return claims if claims["dest"] == f"https://{shop}" else None
 
     def live(self, shop: str, token: str) -> bool:
         """Whether ``token`` is an unexpired, unrevoked access token of ``shop``."""

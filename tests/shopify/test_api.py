@@ -21,7 +21,7 @@ from taskra_core.stores import get_store
 from taskra_core.testing import make_test_taskra
 from taskra_core.worker import Worker
 from taskra_shopify.app import create_app
-from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, mint_id_token
+from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, FakeShopify, mint_id_token
 
 OTHER = "other-shop.myshopify.com"
 AS_OF = datetime(2025, 3, 17, 10, 0, tzinfo=UTC)
@@ -40,11 +40,13 @@ class Api:
 
 
 @pytest.fixture
-async def taskra(database_url: str) -> AsyncIterator[Taskra]:
+async def taskra(database_url: str, fake_shopify: FakeShopify) -> AsyncIterator[Taskra]:
+    # The fake Shopify tells who a session token's staff member is (online token exchange).
     core = make_test_taskra(
         database_url,
         shopify_api_key=CLIENT_ID,
         shopify_api_secret=CLIENT_SECRET,
+        shopify_origin=fake_shopify.origin,
         now=AS_OF,
     )
     async with core:

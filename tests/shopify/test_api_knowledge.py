@@ -17,7 +17,7 @@ from taskra_core.models import Store
 from taskra_core.stores import get_store
 from taskra_core.testing import make_test_taskra
 from taskra_shopify.app import create_app
-from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP
+from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, FakeShopify
 from tests.shopify.test_api import OTHER, Api
 
 AS_OF = datetime(2025, 3, 17, 10, 0, tzinfo=UTC)
@@ -26,9 +26,13 @@ STARS = {"question": "Do you run stargazing walks?", "answer": "Yes, monthly fro
 
 
 @pytest.fixture
-async def taskra(database_url: str) -> AsyncIterator[Taskra]:
+async def taskra(database_url: str, fake_shopify: FakeShopify) -> AsyncIterator[Taskra]:
     core = make_test_taskra(
-        database_url, shopify_api_key=CLIENT_ID, shopify_api_secret=CLIENT_SECRET, now=AS_OF
+        database_url,
+        shopify_api_key=CLIENT_ID,
+        shopify_api_secret=CLIENT_SECRET,
+        shopify_origin=fake_shopify.origin,
+        now=AS_OF,
     )
     async with core:
         await import_store(core, FELLANDFORD)

@@ -1,6 +1,6 @@
 """Standalone sign-in through real HTTP requests to the app: the session cookie and its
-flags, CSRF on cookie-authenticated writes, logout, one-time links, rate limiting, and that
-one store's cookie never reaches another store's data."""
+flags, CSRF on cookie-authenticated writes, login CSRF, logout, one-time links, rate
+limiting, and that one store's cookie never reaches another store's data."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from taskra_core import crypto
 from taskra_core.accounts import MAX_FAILURES_PER_EMAIL, SESSION_TTL
 from taskra_core.app import Taskra
 from taskra_core.clock import ManualClock
 from taskra_core.inbox.messages import InboundMessage
-from taskra_core.models import Store
+from taskra_core.models import AccountSession, Store
 from taskra_core.testing import make_test_taskra
 from taskra_shopify.app import create_app
-from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, mint_id_token
+from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, FakeShopify, mint_id_token
+from tests.fakes.shopify_staff import owner_email
 
 OTHER = "other-shop.myshopify.com"
 PASSWORD = "correct horse battery"
@@ -40,9 +42,15 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def taskra(database_url: str, clock: ManualClock) -> AsyncIterator[Taskra]:
+async def taskra(
+    database_url: str, clock: ManualClock, fake_shopify: FakeShopify
+) -> AsyncIterator[Taskra]:
     core = make_test_taskra(
-        database_url, clock=clock, shopify_api_key=CLIENT_ID, shopify_api_secret=CLIENT_SECRET
+        database_url,
+        clock=clock,
+        shopify_api_key=CLIENT_ID,
+        shopify_api_secret=CLIENT_SECRET,
+        shopify_origin=fake_shopify.origin,
     )
     async with core:
         now = clock.now()
@@ -172,7 +180,8 @@ async def test_api_with_cookie_needs_csrf_for_writes(client: httpx.AsyncClient) 
 
 
 async def test_session_token_requests_need_no_csrf(client: httpx.AsyncClient) -> None:
-    """Inside Shopify admin (Bearer session token) writes need no CSRF token."""
+    """Inside Shopify admin (Bearer session token) writes need no CSRF token; the session
+    names the staff member's recorded account and offers no CSRF token."""
     headers = {"Authorization": f"Bearer {mint_id_token(SHOP)}"}
     [conversation] = (await client.get("/api/v1/conversations", headers=headers)).json()[
         "conversations"
@@ -181,7 +190,10 @@ async def test_session_token_requests_need_no_csrf(client: httpx.AsyncClient) ->
         f"/api/v1/conversations/{conversation['id']}/tags", json={"tags": ["a"]}, headers=headers
     )
     assert response.status_code == 200
-    assert (await client.get("/api/v1/session", headers=headers)).json()["account"] is None
+    session = (await client.get("/api/v1/session", headers=headers)).json()
+    assert session["account"]["email"] == owner_email(SHOP)
+    assert session["account"]["role"] == "merchant"
+    assert session["csrf_token"] is None
 
 
 async def test_logout_revokes_the_session_server_side(client: httpx.AsyncClient) -> None:
@@ -248,3 +260,51 @@ async def test_a_cookie_of_one_store_cannot_reach_another(client: httpx.AsyncCli
         headers=cookie(al, al_csrf),
     )
     assert write.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+    ],
+)
+async def test_a_sign_in_posted_by_another_site_is_refused(
+    client: httpx.AsyncClient, taskra: Taskra, headers: dict[str, str]
+) -> None:
+    """Login CSRF: a form or JSON sign-in that a browser says came from another site is 403
+    even with the right password; no cookie is set and no session is started."""
+    form = await client.post("/login", data={"email": JO, "password": PASSWORD}, headers=headers)
+    assert form.status_code == 403
+    assert "another site" in form.text
+    assert "set-cookie" not in form.headers
+    json_post = await client.post(
+        "/login", json={"email": JO, "password": PASSWORD}, headers=headers
+    )
+    assert json_post.status_code == 403
+    assert json_post.json()["error"]["type"] == "CsrfRejected"
+    assert "set-cookie" not in json_post.headers
+    async with taskra.db.session() as session:
+        assert (await session.scalars(select(AccountSession))).all() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin", "Origin": "https://taskra.test"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "https://taskra.test"},  # a browser without Fetch Metadata
+        {},  # no browser at all: a script or curl
+    ],
+)
+async def test_a_sign_in_from_the_app_itself_is_accepted(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """The login page's own form post (or a typed URL, or a script) still signs in."""
+    response = await client.post(
+        "/login", data={"email": JO, "password": PASSWORD}, headers=headers
+    )
+    assert response.status_code == 303
+    assert response.cookies["taskra_session"]
