@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from taskra_core.app import Taskra
+from taskra_core.channels import Channel, DeliveryReceipt, Outbound
 from taskra_core.clock import Clock
 from taskra_core.drafting.reply_models import ReplyModel
 from taskra_core.drafting.types import DraftRequest, ModelReply
@@ -93,3 +94,31 @@ class MockModelPlugin:
     @hookimpl
     def register_reply_models(self, register: Callable[..., None]) -> None:
         register(self.model.name, lambda settings: self.model)
+
+
+class FakeChannel(Channel):
+    """A channel that records what it delivers instead of delivering it, and drops a repeat
+    of an idempotency key as a real provider does."""
+
+    def __init__(self, name: str = "email") -> None:
+        self.name = name
+        self.sent: list[Outbound] = []
+        self._keys: set[str] = set()
+
+    async def send(self, outbound: Outbound) -> DeliveryReceipt:
+        if outbound.idempotency_key not in self._keys:
+            self._keys.add(outbound.idempotency_key)
+            self.sent.append(outbound)
+        return DeliveryReceipt(channel_message_id=f"<{outbound.idempotency_key}@fake.test>")
+
+
+class FakeChannelPlugin:
+    """Registers ``channel`` under its name; pass it in ``make_test_taskra(plugins=[...])``."""
+
+    def __init__(self, channel: FakeChannel) -> None:
+        self.channel = channel
+        self.__name__ = f"fake-channel-{channel.name}"
+
+    @hookimpl
+    def register_channels(self, register: Callable[..., None]) -> None:
+        register(self.channel.name, lambda settings: self.channel)

@@ -24,9 +24,10 @@ from taskra_core.settings import Settings
 from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
-from taskra_shopify.home import home
 from taskra_shopify.login import login_routes
+from taskra_shopify.pages import page_routes
 from taskra_shopify.pages.render import STATIC_DIR, templates_for
+from taskra_shopify.password import password_routes
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
 
@@ -81,10 +82,11 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         *plugin_routes(taskra),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/", home),
+        *page_routes(),
         Route(BOUNCE_PATH, bounce_page),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         *login_routes(),
+        *password_routes(),
         *api_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])

@@ -49,6 +49,7 @@ def serve(
             workers=workers,
             log_config=None,
             access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
         return
 
@@ -57,12 +58,24 @@ def serve(
     run_app(create_app(state.taskra(), run_worker=not no_worker), host, port)
 
 
+# Open pages hold live-update streams; on shutdown they get this long, then are closed (the
+# pages reconnect to another process, or to this one once it is back).
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 def run_app(app: Starlette, host: str, port: int) -> None:
     """Serve ``app`` in this process until interrupted, with the access log off."""
     import uvicorn
 
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
     )
 
     async def go() -> None:

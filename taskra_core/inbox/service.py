@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from taskra_core.errors import NotFound
+from taskra_core.inbox.changes import Changes, Cursor, changes_since, current_cursor
 from taskra_core.inbox.conversations import ConversationOps
 from taskra_core.inbox.listing import Listing
 from taskra_core.inbox.messages import InboundMessage, Received, normalize_subject
+from taskra_core.inbox.orders import customer_orders
+from taskra_core.inbox.rows import InboxRow, inbox_rows
 from taskra_core.models import Conversation, Customer, Message, Store
 
 if TYPE_CHECKING:
@@ -38,6 +41,22 @@ class Inbox(ConversationOps, Listing):
 
     def __init__(self, taskra: Taskra) -> None:
         self.taskra = taskra
+
+    async def customer_orders(self, store_id: int, customer_id: int) -> list[dict[str, Any]]:
+        """The customer's own orders, newest first, summarised (see :mod:`.orders`)."""
+        return await customer_orders(self.taskra, store_id, customer_id)
+
+    async def rows(
+        self, store_id: int, conversations: list[Conversation], account_id: int | None = None
+    ) -> list[InboxRow]:
+        """Customer, unread flag (for ``account_id``) and preview of each conversation."""
+        return await inbox_rows(self.taskra.db, store_id, conversations, account_id)
+
+    async def changes_since(self, store_id: int, cursor: Cursor | None) -> Changes:
+        """Conversations changed after ``cursor`` (``None``: start watching now)."""
+        if cursor is None:
+            return Changes(await current_cursor(self.taskra.db, store_id), [])
+        return await changes_since(self.taskra.db, store_id, cursor)
 
     async def receive(self, store_id: int, inbound: InboundMessage) -> Received:
         """Store ``inbound`` in the right conversation, exactly once.

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from taskra_core.errors import NotFound
 from taskra_core.knowledge import faqs
 from taskra_core.knowledge.conflicts import Conflict, find_conflicts
 from taskra_core.knowledge.faqs import Faq
 from taskra_core.knowledge.search import SearchHit, search_knowledge
-from taskra_core.models import Store
+from taskra_core.models import KnowledgeItem, Store
 from taskra_core.stores import get_store
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
 
 StoreRef = Store | str | int
+
+
+@dataclass(frozen=True)
+class Policy:
+    source_id: str
+    title: str
+    body: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source_id": self.source_id, "title": self.title, "body": self.body}
 
 
 class Knowledge:
@@ -41,6 +54,31 @@ class Knowledge:
         async with self.taskra.db.session() as session:
             store_row = await _load_store(session, store)
             return await find_conflicts(session, store_row)
+
+    async def policies(self, store: StoreRef) -> list[Policy]:
+        """The store's policies (refund, shipping, ...) as imported, by title."""
+        async with self.taskra.db.session() as session:
+            store_id = await resolve_store_id(session, store)
+            rows = await session.scalars(
+                select(KnowledgeItem)
+                .where(col(KnowledgeItem.store_id) == store_id, col(KnowledgeItem.kind) == "policy")
+                .order_by(col(KnowledgeItem.title))
+            )
+            return [Policy(row.source_id, row.title, row.body) for row in rows]
+
+    async def titles(self, store: StoreRef, source_ids: list[str]) -> dict[str, str]:
+        """The title of each known ``source_id`` (a draft's citations, shown by name)."""
+        if not source_ids:
+            return {}
+        async with self.taskra.db.session() as session:
+            store_id = await resolve_store_id(session, store)
+            rows = await session.execute(
+                select(col(KnowledgeItem.source_id), col(KnowledgeItem.title)).where(
+                    col(KnowledgeItem.store_id) == store_id,
+                    col(KnowledgeItem.source_id).in_(set(source_ids)),
+                )
+            )
+            return {source_id: title for source_id, title in rows.all()}
 
     async def list_faqs(self, store: StoreRef) -> list[Faq]:
         """The store's FAQs (imported or saved here), by key."""

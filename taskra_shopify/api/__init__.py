@@ -1,8 +1,8 @@
 """The JSON API at ``/api/v1``: everything the admin pages do, for integrators too.
 
-Endpoints are declared in :mod:`.inbox`, :mod:`.ai` and :mod:`.knowledge` on one
-:class:`~.endpoint.Api`; the OpenAPI document at ``/api/v1/openapi.json`` is generated from
-those declarations.
+Endpoints are declared in :mod:`.inbox`, :mod:`.ai`, :mod:`.knowledge`, :mod:`.accounts`
+and :mod:`.events` on one :class:`~.endpoint.Api`; the OpenAPI document at
+``/api/v1/openapi.json`` is generated from those declarations.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from starlette.routing import BaseRoute, Route
 
-from taskra_shopify.api import ai, inbox, knowledge  # noqa: F401  (their endpoints register on api)
+from taskra_shopify.api import (  # noqa: F401  (their endpoints register on api)
+    accounts,
+    ai,
+    events,
+    inbox,
+    knowledge,
+)
 from taskra_shopify.api.openapi import openapi_endpoint
 from taskra_shopify.api.v1 import api
 

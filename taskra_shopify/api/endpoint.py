@@ -134,6 +134,8 @@ def _asgi(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             return response
         if result is None:
             return Response(status_code=204)
+        if isinstance(result, Response):  # a stream (events), built by the handler
+            return result
         return JSONResponse(result, status_code=endpoint.status)
 
     run.__name__ = endpoint.handler.__name__

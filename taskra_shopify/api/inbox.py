@@ -73,8 +73,9 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     page = await call.taskra.inbox.list_conversations(
         call.store_id, filters, limit=call.int_query("limit", 50) or 50, cursor=call.query("cursor")
     )
+    rows = await call.taskra.inbox.rows(call.store_id, page.items, call.principal.account_id)
     return {
-        "conversations": [serialize.conversation(c) for c in page.items],
+        "conversations": [serialize.inbox_row(row) for row in rows],
         "next_cursor": page.next_cursor,
     }
 
@@ -158,6 +159,26 @@ async def add_note(call: Call, body: NoteBody, conversation_id: int) -> dict[str
         call.store_id, conversation_id, call.principal.account_id, body.text
     )
     return serialize.message(note)
+
+
+@api.get(
+    "/customers/{customer_id:int}/orders",
+    summary="The customer's own orders: status, items, tracking",
+    tag="inbox",
+)
+async def customer_orders(call: Call, customer_id: int) -> dict[str, Any]:
+    return {"orders": await call.taskra.inbox.customer_orders(call.store_id, customer_id)}
+
+
+@api.post(
+    "/conversations/{conversation_id:int}/read",
+    summary="Mark a conversation read by the caller (the page does when it opens one)",
+    tag="inbox",
+)
+async def mark_read(call: Call, conversation_id: int) -> None:
+    if call.principal.account_id is None:
+        raise InvalidInput("Only a signed-in staff member can read conversations.")
+    await call.taskra.inbox.mark_read(call.store_id, conversation_id, call.principal.account_id)
 
 
 @api.get(

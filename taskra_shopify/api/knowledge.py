@@ -26,6 +26,11 @@ class BrandVoiceBody(BaseModel):
     )
 
 
+@api.get("/knowledge/policies", summary="The store's policies as imported", tag="knowledge")
+async def list_policies(call: Call) -> dict[str, Any]:
+    return {"policies": [p.as_dict() for p in await call.taskra.knowledge.policies(call.store_id)]}
+
+
 @api.get("/knowledge/faqs", summary="List the store's FAQs", tag="knowledge")
 async def list_faqs(call: Call) -> dict[str, Any]:
     found = await call.taskra.knowledge.list_faqs(call.store_id)

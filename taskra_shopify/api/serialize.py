@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from taskra_core.drafting.pricing import usd
+from taskra_core.inbox.rows import InboxRow
 from taskra_core.models import Conversation, Customer, Draft, Message
 
 
@@ -28,6 +29,16 @@ def conversation(c: Conversation) -> dict[str, Any]:
         "snoozed_until": _time(c.snoozed_until),
         "last_message_at": _time(c.last_message_at),
         "created_at": _time(c.created_at),
+    }
+
+
+def inbox_row(row: InboxRow) -> dict[str, Any]:
+    """A conversation as the inbox lists it: with its customer, unread flag and preview."""
+    return {
+        **conversation(row.conversation),
+        "customer": customer(row.customer) if row.customer is not None else None,
+        "unread": row.unread,
+        "preview": row.preview,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -12,7 +13,8 @@ from starlette.responses import HTMLResponse
 
 from taskra_core.app import Taskra
 from taskra_core.templating import make_environment
-from taskra_shopify.session_token import APP_BRIDGE_URL
+from taskra_shopify.pages.viewer import Viewer
+from taskra_shopify.session_token import APP_BRIDGE_PRELOAD, APP_BRIDGE_URL
 
 POLARIS_URL = "https://cdn.shopify.com/shopifycloud/polaris.js"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -27,7 +29,19 @@ def templates_for(taskra: Taskra) -> jinja2.Environment:
         polaris_url=POLARIS_URL,
         static=_static_url,
     )
+    env.filters.update(usd=_usd, safe_url=_safe_url)
     return env
+
+
+def _usd(micros: int | None) -> str:
+    return f"${(micros or 0) / 1_000_000:.4f}"
+
+
+def _safe_url(value: object) -> str:
+    """``value`` if it is an http(s) URL, else "": a tracking link from an order must not be
+    able to run script (``javascript:``) when clicked."""
+    text = str(value or "").strip()
+    return text if urlsplit(text).scheme in ("http", "https") else ""
 
 
 def _static_url(name: str) -> str:
@@ -56,3 +70,45 @@ def render(
     body = env.get_template(name).render({**base, **context})
     merged = {"Cache-Control": "no-store", **(headers or {})}
     return HTMLResponse(body, status_code=status_code, headers=merged)
+
+
+FRAGMENT_HEADER = "X-Taskra-Fragment"
+
+
+def render_page(
+    request: Request,
+    viewer: Viewer,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    page: str,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """An admin page for ``viewer``; only its ``main`` block when the page's script asks for
+    a refresh (``X-Taskra-Fragment: main``), so live updates re-render on the server, with
+    the same escaping, instead of building HTML in the browser."""
+    full = {
+        **context,
+        "viewer": viewer,
+        "embedded": viewer.embedded,
+        "csrf": viewer.csrf,
+        "page": page,
+        "url": viewer.url,
+    }
+    headers = {"Link": APP_BRIDGE_PRELOAD} if viewer.embedded else {}
+    if request.headers.get(FRAGMENT_HEADER) == "main":
+        env: jinja2.Environment = request.app.state.templates
+        template = env.get_template(name)
+        taskra: Taskra = request.app.state.taskra
+        ctx = template.new_context(
+            {"api_key": taskra.settings.shopify_api_key or "", "request": request, **full}
+        )
+        body = "".join(template.blocks["main"](ctx))
+        return HTMLResponse(
+            body,
+            status_code=status_code,
+            headers={"Cache-Control": "no-store", "Vary": FRAGMENT_HEADER},
+        )
+    return render(
+        request, name, full, status_code=status_code, headers={**headers, "Vary": FRAGMENT_HEADER}
+    )

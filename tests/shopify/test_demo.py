@@ -38,8 +38,9 @@ async def test_demo_seeds_drafts_and_is_repeatable(database_url: str) -> None:
 
 
 async def test_demo_login_link_signs_in_once_to_a_standalone_page(database_url: str) -> None:
-    """The demo's one-time link sets the session cookie; the standalone home then shows the
-    signed-in merchant and cannot be framed; without the cookie it sends you to /login."""
+    """The demo's one-time link sets the session cookie; the standalone inbox then shows the
+    signed-in merchant and the seeded conversations and cannot be framed; without the cookie
+    it sends you to /login."""
     core = make_test_taskra(database_url, now=demo_as_of())
     async with core:
         seed = await seed_demo(core)
@@ -53,7 +54,8 @@ async def test_demo_login_link_signs_in_once_to_a_standalone_page(database_url: 
             assert "taskra_session" in web.cookies  # the client keeps it, as a browser would
             home = await web.get("/")
             assert home.status_code == 200
-            assert "Signed in as owner@fellandford.example.com" in home.text
+            assert '<span class="who">owner@fellandford.example.com</span>' in home.text
+            assert home.text.count('<li class="conversation') == seed.messages_added
             assert home.headers["Content-Security-Policy"] == "frame-ancestors 'none';"
             web.cookies.clear()
             reused = await web.get(f"/login/link/{seed.login_token}")

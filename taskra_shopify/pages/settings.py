@@ -1,0 +1,60 @@
+"""Knowledge and settings (``/knowledge``): brand voice, FAQs, policies, conflicts, autonomy
+per intent with measured acceptance, the monthly AI budget, and the team; and the usage page
+(``/usage``)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from taskra_core.app import Taskra
+from taskra_core.drafting.policy import AUTONOMY_MODES
+from taskra_core.drafting.types import INTENTS
+from taskra_core.errors import InvalidInput
+from taskra_shopify.pages.render import render_page
+from taskra_shopify.pages.viewer import viewer_for
+
+
+async def settings_page(request: Request) -> Response:
+    viewer = await viewer_for(request)
+    if isinstance(viewer, Response):
+        return viewer
+    taskra: Taskra = request.app.state.taskra
+    store_id = viewer.principal.store_id
+    context = {
+        "brand_voice": await taskra.knowledge.brand_voice(store_id),
+        "faqs": await taskra.knowledge.list_faqs(store_id),
+        "policies": await taskra.knowledge.policies(store_id),
+        "conflicts": await taskra.knowledge.conflicts(store_id),
+        "ai": await taskra.drafting.ai_state(store_id),
+        "intents": INTENTS,
+        "modes": AUTONOMY_MODES,
+        "accounts": await taskra.team.members(store_id),
+    }
+    return render_page(request, viewer, "admin/settings.html", context, page="settings")
+
+
+async def usage_page(request: Request) -> Response:
+    viewer = await viewer_for(request)
+    if isinstance(viewer, Response):
+        return viewer
+    taskra: Taskra = request.app.state.taskra
+    period = request.query_params.get("period") or None
+    error = None
+    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        error, period = f"A period is a month written YYYY-MM, not {period!r}.", None
+    try:
+        usage = await taskra.drafting.usage(viewer.principal.store_id, period)
+    except InvalidInput as exc:  # pragma: no cover - the period was checked above
+        error, usage = str(exc), await taskra.drafting.usage(viewer.principal.store_id)
+    budget = await taskra.drafting.budget(viewer.principal.store_id)
+    return render_page(
+        request,
+        viewer,
+        "admin/usage.html",
+        {"usage": usage, "budget": budget, "error": error},
+        page="usage",
+        status_code=422 if error else 200,
+    )

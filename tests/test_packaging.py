@@ -1,0 +1,39 @@
+"""The wheel ships what the app needs: every package on disk is listed in pyproject.toml
+(the list is explicit because templates/ is mapped into taskra_core), and the templates and
+static files are declared as package data."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from setuptools import find_namespace_packages
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_package_on_disk_is_listed() -> None:
+    """A new subpackage that is not added to [tool.setuptools] packages would be missing from
+    the wheel; this fails first."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {
+        name
+        for name in find_namespace_packages(
+            where=str(REPO), include=["taskra_core*", "taskra_shopify*"]
+        )
+        if any((REPO / name.replace(".", "/")).glob("*.py"))
+    }
+    assert on_disk - listed == set(), "packages missing from pyproject.toml"
+    assert "taskra_core.templates" in listed
+    assert config["package-dir"]["taskra_core.templates"] == "templates"
+
+
+def test_templates_and_static_files_are_package_data() -> None:
+    """The globs in pyproject.toml match the files the pages load."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    data = config["package-data"]
+    assert "**/*.html" in data["taskra_core.templates"]
+    assert "static/*" in data["taskra_shopify"]
+    assert list((REPO / "templates").rglob("*.html"))
+    assert (REPO / "taskra_shopify" / "static" / "taskra.js").is_file()
