@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge.documents import faq_document
-from taskra_core.knowledge.importer import remove_documents, upsert_documents
+from taskra_core.knowledge.importer import app_edits, remove_documents, upsert_documents
 from taskra_core.models import KnowledgeItem, Store
 
 FAQ_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -92,6 +92,7 @@ async def save_faq(
     await _lock(session, store)
     document = faq_document(key, {"key": key, "question": question, "answer": answer})
     await upsert_documents(session, store.id, [document], await _profile_time(session, store, now))
+    await _record_edit(session, store, key, "saved")
     found = await _get_faq_item(session, store.id, key)
     assert found is not None
     return _faq(found)
@@ -103,18 +104,37 @@ async def delete_faq(session: AsyncSession, store: Store, key: str) -> None:
     await _lock(session, store)
     if not await remove_documents(session, store.id, [f"faq:{key}"]):
         raise NotFound(f"No FAQ {key[:100]!r} in this store.")
+    await _record_edit(session, store, key, "deleted")
 
 
 async def set_brand_voice(session: AsyncSession, store: Store, text: str, now: datetime) -> str:
     text = check_brand_voice(text)
     # Locked and re-read: settings holds other keys too, which a concurrent edit may change.
     await session.refresh(store, with_for_update=True)
-    if (store.settings or {}).get("brand_voice") != text:
+    settings = dict(store.settings or {})
+    edits = app_edits(settings)
+    if settings.get("brand_voice") != text or not edits.get("brand_voice"):
         # A new dict: the JSON column is not mutation-tracked, so an in-place edit is lost.
-        store.settings = {**(store.settings or {}), "brand_voice": text}
+        settings["brand_voice"] = text
+        settings["app_edits"] = {**edits, "brand_voice": True}
+        store.settings = settings
         store.updated_at = now
         await session.flush()
     return text
+
+
+async def _record_edit(session: AsyncSession, store: Store, key: str, what: str) -> None:
+    """Remember that the merchant saved or deleted FAQ ``key`` in the app, so re-importing
+    the store folder neither overwrites it nor brings it back."""
+    await session.refresh(store)  # the row is locked by _lock; read its latest settings
+    settings = dict(store.settings or {})
+    edits = app_edits(settings)
+    faqs = dict(edits.get("faqs") or {})
+    if faqs.get(key) != what:
+        faqs[key] = what
+        settings["app_edits"] = {**edits, "faqs": faqs}
+        store.settings = settings
+        await session.flush()
 
 
 async def _lock(session: AsyncSession, store: Store) -> None:

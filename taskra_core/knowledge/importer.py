@@ -97,9 +97,11 @@ async def import_store(
     )
     now = taskra.clock.now()
     async with taskra.db.transaction() as session:
-        store_id, created = await _upsert_store(session, contents, now)
+        store_id, created, kept = await _upsert_store(session, contents, now)
+        documents = [doc for doc in contents.documents if doc.source_id not in kept]
+        progress.advance(len(contents.documents) - len(documents))
         added, updated, removed = await _sync_knowledge(
-            session, store_id, contents.documents, now, progress
+            session, store_id, documents, now, progress, keep=kept
         )
         if added + updated + removed >= BULK_CHANGE:
             await optimize_index(session, taskra.db.dialect)
@@ -112,7 +114,7 @@ async def import_store(
         items_added=added,
         items_updated=updated,
         items_removed=removed,
-        items_unchanged=len(contents.documents) - added - updated,
+        items_unchanged=len(documents) - added - updated,
         passages=sum(len(document.passages) for document in contents.documents),
         orders=len(contents.orders),
         customers=len(contents.customers),
@@ -126,7 +128,9 @@ def _batches(values: Sequence[T]) -> Iterator[Sequence[T]]:
 
 async def _upsert_store(
     session: AsyncSession, contents: StoreFolder, now: datetime
-) -> tuple[int, bool]:
+) -> tuple[int, bool, frozenset[str]]:
+    """The store row, created or updated; and the source ids of FAQs the merchant saved or
+    deleted in the app, which the folder must not overwrite or bring back."""
     shop = contents.shop
     query = select(Store).where(col(Store.domain) == shop.domain)
     store = (await session.scalars(query)).first()
@@ -135,7 +139,9 @@ async def _upsert_store(
         store = Store(domain=shop.domain, created_at=now, updated_at=now)
         session.add(store)
     settings = dict(store.settings)
-    if shop.brand_voice is not None:
+    edits = app_edits(settings)
+    # What the merchant wrote in the app wins over the folder, which only seeds a store.
+    if shop.brand_voice is not None and not edits.get("brand_voice"):
         settings["brand_voice"] = shop.brand_voice
     if contents.as_of is not None:
         settings["as_of"] = contents.as_of
@@ -150,7 +156,14 @@ async def _upsert_store(
         store.updated_at = now
     await session.flush()
     assert store.id is not None
-    return store.id, created
+    return store.id, created, frozenset(f"faq:{key}" for key in edits.get("faqs", {}))
+
+
+def app_edits(settings: dict[str, Any]) -> dict[str, Any]:
+    """What the merchant changed in the app: ``{"brand_voice": True, "faqs": {key: "saved" |
+    "deleted"}}``, kept in the store's settings so a re-import respects it."""
+    edits = settings.get("app_edits")
+    return dict(edits) if isinstance(edits, dict) else {}
 
 
 # --- knowledge -------------------------------------------------------------------------------
@@ -162,8 +175,11 @@ async def _sync_knowledge(
     documents: Sequence[Document],
     now: datetime,
     progress: _Progress,
+    *,
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[int, int, int]:
-    """Add, update and remove knowledge items; returns (added, updated, removed)."""
+    """Add, update and remove knowledge items, leaving the ``keep`` source ids alone; returns
+    (added, updated, removed)."""
     rows = await session.execute(
         select(_ITEMS.c.id, _ITEMS.c.source_id, _ITEMS.c.kind, _ITEMS.c.content_hash).where(
             _ITEMS.c.store_id == store_id
@@ -175,7 +191,7 @@ async def _sync_knowledge(
     stale = [
         row.id
         for source_id, row in existing.items()
-        if row.kind in IMPORTED_KINDS and source_id not in wanted
+        if row.kind in IMPORTED_KINDS and source_id not in wanted and source_id not in keep
     ]
     await _remove_items(session, store_id, stale)
     return added, updated, len(stale)

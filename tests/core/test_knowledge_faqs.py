@@ -13,10 +13,11 @@ from sqlmodel import col
 
 from taskra_core.app import Taskra
 from taskra_core.clock import ManualClock
+from taskra_core.demo import FELLANDFORD
 from taskra_core.drafting.types import StoreProfile
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge.documents import policy_document
-from taskra_core.knowledge.importer import upsert_documents
+from taskra_core.knowledge.importer import import_store, upsert_documents
 from taskra_core.models import KnowledgeItem, KnowledgePassage, Store
 from taskra_core.stores import get_store
 from taskra_core.testing import make_test_taskra
@@ -236,3 +237,29 @@ async def test_an_unknown_store_is_not_found(taskra: Taskra) -> None:
         await taskra.knowledge.save_faq("nowhere.myshopify.com", "gift-cards", *GIFT)
     with pytest.raises(NotFound):
         await taskra.knowledge.set_brand_voice("nowhere.myshopify.com", "Hi.")
+
+
+async def test_reimporting_the_store_folder_keeps_the_merchants_edits(database_url: str) -> None:
+    """The store folder only seeds a store: after a merchant edits an imported FAQ, adds one,
+    deletes one and rewrites the brand voice in the app, importing the folder again changes
+    none of that, and still refreshes everything else."""
+    async with make_test_taskra(database_url) as core:
+        await import_store(core, FELLANDFORD)
+        domain = "fellandford.myshopify.com"
+        await core.knowledge.save_faq(domain, "sizing-guide", "How do sizes run?", "True to size.")
+        await core.knowledge.save_faq(domain, "gift-cards", *GIFT)
+        await core.knowledge.delete_faq(domain, "exchanges")
+        await core.knowledge.set_brand_voice(domain, "Short and cheerful.")
+
+        report = await import_store(core, FELLANDFORD)
+
+        faqs = {faq.key: faq for faq in await core.knowledge.list_faqs(domain)}
+        assert faqs["sizing-guide"].answer == "True to size."
+        assert faqs["gift-cards"].question == GIFT[0]
+        assert "exchanges" not in faqs
+        assert "kids-sizing" in faqs  # untouched imported FAQs are still there
+        assert await core.knowledge.brand_voice(domain) == "Short and cheerful."
+        assert report.items_removed == 0
+        assert report.items_added == 0
+        hits = await core.knowledge.search(domain, "exchange a different size")
+        assert "faq:exchanges" not in [hit.source_id for hit in hits]
