@@ -11,13 +11,12 @@ retried job can never deliver a second reply::
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskra_core.errors import StartupError
+from taskra_core.registry import Registry
 from taskra_core.settings import Settings
 
 
@@ -72,24 +71,17 @@ class Channels:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._factories: dict[str, ChannelFactory] = {}
+        self._factories: Registry[ChannelFactory] = Registry(
+            "Channel", r"[a-z][a-z0-9_-]{0,31}", " (a short lower-case name)"
+        )
         self._built: dict[str, Channel] = {}
 
     def register(self, name: str, factory: ChannelFactory) -> None:
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
-            raise StartupError(f"Channel name {name!r} must be a short lower-case name.")
-        if name in self._factories:
-            raise StartupError(
-                f"Channel {name!r} is registered twice; two plugins claim it. "
-                "Disable one with TASKRA_DISABLE_PLUGINS."
-            )
-        if not callable(factory):
-            raise StartupError(f"The factory of channel {name!r} is not callable.")
-        self._factories[name] = factory
+        self._factories.add(name, factory)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._factories))
+        return self._factories.names
 
     def get(self, name: str) -> Channel | None:
         if name not in self._built:

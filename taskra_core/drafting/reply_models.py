@@ -21,12 +21,12 @@ uses ``anthropic`` when ``ANTHROPIC_API_KEY`` is set and ``offline`` otherwise.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from taskra_core.drafting.types import DraftRequest, ModelReply
 from taskra_core.errors import StartupError, UnknownReplyModel
+from taskra_core.registry import Registry
 from taskra_core.settings import Settings
 
 
@@ -57,24 +57,17 @@ class ReplyModels:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._factories: dict[str, ReplyModelFactory] = {}
+        self._factories: Registry[ReplyModelFactory] = Registry(
+            "Reply model", r"[a-z][a-z0-9_.-]{0,63}", " (a short lower-case name)"
+        )
         self._built: dict[str, ReplyModel] = {}
 
     def register(self, name: str, factory: ReplyModelFactory) -> None:
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_.-]{0,63}", name):
-            raise StartupError(f"Reply model name {name!r} must be a short lower-case name.")
-        if name in self._factories:
-            raise StartupError(
-                f"Reply model {name!r} is registered twice; two plugins claim it. "
-                "Disable one with TASKRA_DISABLE_PLUGINS."
-            )
-        if not callable(factory):
-            raise StartupError(f"The factory of reply model {name!r} is not callable.")
-        self._factories[name] = factory
+        self._factories.add(name, factory)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._factories))
+        return self._factories.names
 
     def default_name(self) -> str:
         if self.settings.reply_model:
