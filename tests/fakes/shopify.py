@@ -10,9 +10,16 @@ Point Taskra at it with ``TASKRA_SHOPIFY_ORIGIN=fake.origin``: ``shopify_app`` s
   ``refresh_token`` grant WITH ROTATION: each refresh token works once; reuse is
   ``400 invalid_grant``.
 - ``POST /admin/api/<version>/graphql.json``: needs ``X-Shopify-Access-Token`` of a live
-  token (else 401). A small GraphQL subset over the demo store: ``shop { ... shopPolicies
-  { ... } }`` and ``products(first:, after:)`` with cursor pagination (``edges``, ``nodes``,
-  ``pageInfo``), fields projected as selected, ``extensions.cost`` included.
+  token (else 401). A small GraphQL subset (:mod:`.shopify_graphql`) over the demo store
+  (:mod:`.shopify_catalog`): ``shop { ... shopPolicies { ... } }``, ``products(first:,
+  after:)`` with cursor pagination, ``product(id:)``, ``productsCount``,
+  ``bulkOperationRunQuery`` and ``bulkOperation(id:)`` / ``currentBulkOperation`` /
+  ``node(id:)``. Every answer carries ``extensions.cost``; each shop has a leaky bucket
+  (``bucket_size`` points restoring at ``restore_rate`` per second) and a query asking for
+  more than is left gets ``THROTTLED``. Root fields live in a table another module extends
+  with one line (``QUERY_FIELDS["orders"] = resolve_orders``).
+- ``GET /bulk/<n>.jsonl``: a completed bulk operation's JSONL (child rows with
+  ``__parentId``), the ``url`` the operation reports.
 - :meth:`FakeShopify.inject` queues failures (429 with Retry-After, 5xx, ``THROTTLED``,
   OAuth errors, delays); ``requests`` logs every request; ``counts`` counts what was served.
 
@@ -24,7 +31,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import html
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -33,13 +41,25 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 
 from taskra_core.demo import FELLANDFORD
+from tests.fakes import shopify_orders  # noqa: F401  (registers the orders root field)
 from tests.fakes.server import LocalServer
+from tests.fakes.shopify_catalog import BulkOperation, graphql_product
+from tests.fakes.shopify_graphql import (
+    MAX_QUERY_COST,
+    GraphQLError,
+    Root,
+    actual_cost,
+    parse,
+    requested_cost,
+    resolve,
+)
 from tests.fakes.shopify_staff import ONLINE, Staff
 
 CLIENT_ID = "taskra-test-client-id"
@@ -52,7 +72,7 @@ EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json$")
-MAX_PAGE = 250
+BULK_PATH = re.compile(r"^/bulk/(?P<number>\d+)\.jsonl$")
 
 
 def mint_id_token(
@@ -84,6 +104,12 @@ def mint_id_token(
         else:
             claims[name] = value
     return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def sign_webhook(body: bytes, secret: str = CLIENT_SECRET) -> str:
+    """X-Shopify-Hmac-Sha256 as Shopify computes it: base64(HMAC-SHA256(secret, raw body))."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +182,9 @@ class FakeShopify:
         refresh_token_ttl: int = 90 * 86400,
         scopes: str = SCOPES,
         clock: Callable[[], float] = time.time,
+        bucket_size: int = 2000,
+        restore_rate: float = 100.0,
+        bulk_polls: int = 1,
     ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.access_token_ttl, self.refresh_token_ttl = access_token_ttl, refresh_token_ttl
@@ -173,8 +202,14 @@ class FakeShopify:
         self.shop_data = json.loads((FELLANDFORD / "shop.json").read_text())
         self.policies = json.loads((FELLANDFORD / "policies.json").read_text())
         self.products = [
-            _product(p) for p in json.loads((FELLANDFORD / "products.json").read_text())
+            graphql_product(p) for p in json.loads((FELLANDFORD / "products.json").read_text())
         ]
+        # Cost-based throttling: a leaky bucket of points per shop, (level, at monotonic time).
+        self.bucket_size, self.restore_rate = bucket_size, restore_rate
+        self._buckets: dict[str, tuple[float, float]] = {}
+        # Status reads of a bulk operation that still see it RUNNING.
+        self.bulk_polls = bulk_polls
+        self.bulk_operations: dict[str, BulkOperation] = {}
 
     @property
     def origin(self) -> str:
@@ -316,229 +351,107 @@ class FakeShopify:
     # --- Admin GraphQL -----------------------------------------------------------------------
 
     def graphql(self, shop: str, body: Any) -> dict[str, Any]:
+        """Answer an Admin GraphQL request, charging its cost to the shop's leaky bucket."""
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return {"errors": [{"message": "No query string was present"}]}
-        variables = body.get("variables") or {}
         try:
-            selections = _Parser(body["query"], variables).document()
-            cost = [1]
-            root = {"shop": self._shop(shop), "products": _connection(self.products, cost)}
-            data = _project(root, selections, "QueryRoot")
-        except _GraphQLError as exc:
-            return {"errors": [{"message": str(exc), "extensions": {"code": exc.code}}]}
+            operation = parse(body["query"], body.get("variables") or {})
+        except GraphQLError as exc:
+            return _error(exc)
+        requested = requested_cost(operation.selections, mutation=operation.kind == "mutation")
         with self._lock:
-            self.counts["graphql"] += 1
-        status = {
-            "maximumAvailable": 2000.0,
-            "currentlyAvailable": 2000 - sum(cost),
-            "restoreRate": 100.0,
-        }
-        extensions = {
-            "cost": {
-                "requestedQueryCost": sum(cost),
-                "actualQueryCost": sum(cost),
-                "throttleStatus": status,
-            }
-        }
-        return {"data": data, "extensions": extensions}
-
-    def _shop(self, shop: str) -> dict[str, Any]:
-        policies = [
-            {
-                "id": f"gid://shopify/ShopPolicy/{n}",
-                "type": p["type"],
-                "title": p["title"],
-                "body": p["body"],
-                "url": f"https://{shop}/policies/{p['type'].lower().replace('_', '-')}",
-            }
-            for n, p in enumerate(self.policies, start=1)
-        ]
-        d = self.shop_data
-        return {
-            "id": "gid://shopify/Shop/1",
-            "name": d["name"],
-            "email": d["email"],
-            "contactEmail": d["email"],
-            "currencyCode": d["currency"],
-            "myshopifyDomain": shop,
-            "shopPolicies": policies,
-        }
-
-
-def _product(p: dict[str, Any]) -> dict[str, Any]:
-    """A demo-store product (REST-like JSON) in Admin GraphQL shape."""
-    names = [o["name"] for o in sorted(p["options"], key=lambda o: o["position"])]
-    variants = [
-        {
-            "id": v["id"],
-            "title": v["title"],
-            "sku": v["sku"],
-            "price": v["price"],
-            "compareAtPrice": v["compare_at_price"],
-            "inventoryQuantity": v["inventory_quantity"],
-            "inventoryPolicy": v["inventory_policy"].upper(),
-            "selectedOptions": [
-                {"name": name, "value": v[f"option{i}"]}
-                for i, name in enumerate(names, start=1)
-                if v.get(f"option{i}") is not None
-            ],
-        }
-        for v in p["variants"]
-    ]
-    return {
-        "id": p["id"],
-        "handle": p["handle"],
-        "title": p["title"],
-        "descriptionHtml": p["body_html"],
-        "description": html.unescape(re.sub(r"<[^>]+>", " ", p["body_html"])).strip(),
-        "vendor": p["vendor"],
-        "productType": p["product_type"],
-        "tags": list(p["tags"]),
-        "status": p["status"].upper(),
-        "options": [
-            {"name": o["name"], "position": o["position"], "values": o["values"]}
-            for o in p["options"]
-        ],
-        "totalInventory": sum(v["inventory_quantity"] for v in p["variants"]),
-        "variants": _connection(variants, None),
-    }
-
-
-class _GraphQLError(Exception):
-    def __init__(self, message: str, code: str = "badRequest") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"i": index}).encode()).decode()
-
-
-def _connection(items: list[Any], cost: list[int] | None) -> Callable[[dict[str, Any]], Any]:
-    """A connection field: ``first`` is required (as on Shopify), ``after`` a cursor."""
-
-    def resolve(args: dict[str, Any]) -> dict[str, Any]:
-        first = args.get("first")
-        if not isinstance(first, int) or not 0 <= first <= MAX_PAGE:
-            raise _GraphQLError(f"you must provide first between 0 and {MAX_PAGE}")
-        start = 0
-        if args.get("after") is not None:
+            available = self._refill(shop)
+            if requested > MAX_QUERY_COST:
+                message = (
+                    f"Query cost is {requested}, which exceeds the single query max cost "
+                    f"limit ({MAX_QUERY_COST})."
+                )
+                too_big = _error(GraphQLError(message, "MAX_COST_EXCEEDED"))
+                return self._costed(too_big, shop, requested, None)
+            if requested > available:
+                self.counts["throttled"] += 1
+                throttled = _error(GraphQLError("Throttled", "THROTTLED"))
+                return self._costed(throttled, shop, requested, None)
             try:
-                start = json.loads(base64.urlsafe_b64decode(str(args["after"])))["i"] + 1
-            except (ValueError, KeyError, TypeError):
-                raise _GraphQLError("Invalid cursor for current pagination sort.") from None
-        if cost is not None:
-            cost.append(first)
-        page = list(enumerate(items))[start : start + first]
-        return {
-            "edges": [{"cursor": _cursor(i), "node": node} for i, node in page],
-            "nodes": [node for _, node in page],
-            "pageInfo": {
-                "hasNextPage": start + len(page) < len(items),
-                "hasPreviousPage": start > 0,
-                "startCursor": _cursor(page[0][0]) if page else None,
-                "endCursor": _cursor(page[-1][0]) if page else None,
-            },
+                data = resolve(Root(self, shop), operation)
+            except GraphQLError as exc:
+                return _error(exc)
+            actual = actual_cost(operation.selections, data)
+            self._buckets[shop] = (available - actual, time.monotonic())
+            self.counts["graphql"] += 1
+        return self._costed({"data": data}, shop, requested, actual)
+
+    def _refill(self, shop: str) -> float:
+        """The shop's available points now (the bucket leaks back at ``restore_rate``/s)."""
+        level, since = self._buckets.get(shop, (self.bucket_size, time.monotonic()))
+        now = time.monotonic()
+        level = min(self.bucket_size, level + (now - since) * self.restore_rate)
+        self._buckets[shop] = (level, now)
+        return level
+
+    def _costed(
+        self, answer: dict[str, Any], shop: str, requested: int, actual: int | None
+    ) -> dict[str, Any]:
+        level, _since = self._buckets.get(shop, (self.bucket_size, 0.0))
+        status = {
+            "maximumAvailable": float(self.bucket_size),
+            "currentlyAvailable": int(level),
+            "restoreRate": float(self.restore_rate),
         }
+        cost = {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": status,
+        }
+        return answer | {"extensions": {"cost": cost}}
 
-    return resolve
+    # --- the store's data ---------------------------------------------------------------------
+
+    def now_iso(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+
+    def catalog(self, shop: str) -> list[dict[str, Any]]:
+        """The shop's products (every shop of the fake sells the demo store's)."""
+        return self.products
+
+    def find_product(self, shop: str, gid: str) -> dict[str, Any] | None:
+        return next((p for p in self.catalog(shop) if p["id"] == gid), None)
+
+    def product_by_handle(self, handle: str) -> dict[str, Any]:
+        return next(p for p in self.products if p["handle"] == handle)
+
+    def update_product(self, handle: str, **fields: Any) -> dict[str, Any]:
+        """Change a product as a merchant would; its ``updatedAt`` becomes now."""
+        with self._lock:
+            product = self.product_by_handle(handle)
+            product.update(fields, updatedAt=self.now_iso())
+        return product
+
+    def delete_product(self, handle: str) -> dict[str, Any]:
+        with self._lock:
+            product = self.product_by_handle(handle)
+            self.products.remove(product)
+        return product
+
+    def finish_bulk_operations(self) -> list[str]:
+        """Complete every running bulk operation now; returns their ids."""
+        with self._lock:
+            running = [op for op in self.bulk_operations.values() if op.status == "RUNNING"]
+            for operation in running:
+                operation.polls_left = 0
+                operation.poll(self)
+        return [op.id for op in running]
+
+    def bulk_file(self, number: str) -> str | None:
+        """The JSONL result of bulk operation ``number``, as its ``url`` serves it."""
+        operation = self.bulk_operations.get(f"gid://shopify/BulkOperation/{number}")
+        if operation is None or operation.status != "COMPLETED":
+            return None
+        return "".join(json.dumps(line) + "\n" for line in operation.lines)
 
 
-Selection = tuple[str, str, dict[str, Any], list[Any]]  # (key, field name, args, children)
-
-
-def _project(value: Any, selections: list[Selection], type_name: str) -> Any:
-    """Only the selected fields of ``value``, as a GraphQL server would answer."""
-    if isinstance(value, list):
-        return [_project(v, selections, type_name) for v in value]
-    out: dict[str, Any] = {}
-    for key, name, args, children in selections:
-        if name == "__typename":
-            out[key] = type_name
-            continue
-        if not isinstance(value, dict) or name not in value:
-            raise _GraphQLError(
-                f"Field '{name}' doesn't exist on type '{type_name}'", "undefinedField"
-            )
-        field = value[name]
-        if callable(field):
-            field = field(args)
-        elif args:
-            raise _GraphQLError(f"Field '{name}' doesn't accept arguments", "argumentNotAccepted")
-        if children and field is not None:
-            field = _project(field, children, name[:1].upper() + name[1:])
-        elif isinstance(field, dict) and not children:
-            raise _GraphQLError(f"Field '{name}' must have selections", "selectionMismatch")
-        out[key] = field
-    return out
-
-
-class _Parser:
-    """Just enough GraphQL: one query, fields, aliases, arguments and $variables."""
-
-    TOKEN = re.compile(r'\s+|,|#[^\n]*|(\.\.\.|[{}():$!\[\]=@]|"(?:\\.|[^"\\])*"|[\w.-]+)')
-
-    def __init__(self, source: str, variables: dict[str, Any]) -> None:
-        self.variables, self.tokens, self.i, pos = variables, list[str](), 0, 0
-        while pos < len(source):
-            match = self.TOKEN.match(source, pos)
-            if match is None:
-                raise _GraphQLError(f"Parse error on {source[pos]!r} at {pos}", "parseError")
-            self.tokens += [match.group(1)] if match.group(1) else []
-            pos = match.end()
-
-    def take(self, expected: str | None = None) -> str:
-        token = self.tokens[self.i] if self.i < len(self.tokens) else None
-        if token is None or expected not in (None, token):
-            raise _GraphQLError(f"Parse error: expected {expected}, got {token}", "parseError")
-        self.i += 1
-        return token
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def document(self) -> list[Selection]:
-        # "query Name($first: Int!, $after: String)" before the first brace: types unchecked.
-        self.i = self.tokens.index("{") if "{" in self.tokens else 0
-        if {"mutation", "subscription"} & set(self.tokens[: self.i]):
-            raise _GraphQLError("The fake serves queries only", "parseError")
-        selections = self.selection_set()
-        if self.peek() is not None:
-            raise _GraphQLError("The fake serves one operation per document", "parseError")
-        return selections
-
-    def selection_set(self) -> list[Selection]:
-        self.take("{")
-        selections: list[Selection] = []
-        while self.peek() != "}":
-            if self.peek() == "...":
-                raise _GraphQLError("The fake does not support fragments", "parseError")
-            key = name = self.take()
-            if self.peek() == ":":
-                self.take()
-                name = self.take()
-            args: dict[str, Any] = {}
-            if self.peek() == "(":
-                self.take()
-                while self.peek() != ")":
-                    arg = self.take()
-                    self.take(":")
-                    args[arg] = self.value()
-                self.take(")")
-            children = self.selection_set() if self.peek() == "{" else []
-            selections.append((key, name, args, children))
-        self.take("}")
-        return selections
-
-    def value(self) -> Any:
-        token = self.take()
-        if token == "$":
-            return self.variables.get(self.take())
-        if token.startswith('"'):
-            return json.loads(token)
-        if re.fullmatch(r"-?\d+", token):
-            return int(token)
-        return {"true": True, "false": False, "null": None}.get(token, token)
+def _error(exc: GraphQLError) -> dict[str, Any]:
+    return {"errors": [{"message": str(exc), "extensions": {"code": exc.code}}]}
 
 
 def _make_handler(fake: FakeShopify) -> type[BaseHTTPRequestHandler]:
@@ -552,6 +465,25 @@ def _make_handler(fake: FakeShopify) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._handle()
+
+        def do_GET(self) -> None:
+            # Bulk operation results: on Shopify a signed storage URL, readable without the
+            # access token.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                path = self.path.split("?", 1)[0]
+                with fake._arrived:
+                    fake.requests.append(RecordedRequest("GET", self.path, {}, None))
+                    fake._arrived.notify_all()
+                match = BULK_PATH.match(path)
+                text = fake.bulk_file(match["number"]) if match else None
+                if text is None:
+                    return self._send(404, {"errors": "Not Found"})
+                data = text.encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/jsonl")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         def _handle(self) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
