@@ -45,7 +45,19 @@ class Hooks:
 
     async def _collect(self, hook: str, /, **kwargs: Any) -> list[Any]:
         caller = getattr(self.pm.hook, hook)
-        return [await await_me_maybe(result) for result in caller(**kwargs)]
+        results = caller(**kwargs)  # every implementation has been called; awaiting follows
+        collected: list[Any] = []
+        try:
+            for result in results:
+                collected.append(await await_me_maybe(result))
+        except BaseException:
+            # One implementation raised: close the coroutines of the later ones, which
+            # would otherwise be garbage collected un-awaited (a RuntimeWarning).
+            for pending in results[len(collected) + 1 :]:
+                if inspect.iscoroutine(pending):
+                    pending.close()
+            raise
+        return collected
 
     async def _first(self, hook: str, /, **kwargs: Any) -> Any:
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
@@ -81,7 +93,11 @@ class Hooks:
     async def find_orders(
         self, taskra: Taskra, store: Store, *, email: str | None = None, name: str | None = None
     ) -> list[dict[str, Any]]:
-        """Orders from every source, de-duplicated by name; the first source wins."""
+        """Orders from every source, de-duplicated by name; the first source wins.
+
+        Raises :class:`~taskra_core.errors.OrdersUnavailable` when a source could not answer:
+        answering from the others alone (an older imported copy) could state a stale status.
+        """
         merged: dict[str, dict[str, Any]] = {}
         for orders in await self._collect(
             "find_orders", taskra=taskra, store=store, email=email, name=name

@@ -44,9 +44,17 @@ def draft_reasons(reply: ModelReply, context: CheckContext) -> list[EscalationRe
         reasons.append(EscalationReason("model_flagged", why))
     if not reply.text.strip():
         reasons.append(EscalationReason("empty_reply", "no reply text was drafted"))
-    elif not reply.sources and not context.verification_needed:
+    elif not reply.sources and not (context.verification_needed or context.orders_unavailable):
         reasons.append(
             EscalationReason("no_grounding", "the reply cites none of the store's documents")
+        )
+    if context.orders_unavailable:
+        reasons.append(
+            EscalationReason(
+                "orders_unavailable",
+                "order data could not be loaded (the store's order system did not answer); "
+                "check the order before replying",
+            )
         )
     done = next(
         (

@@ -52,6 +52,10 @@ _ASK_FOR_DETAILS = (
     "I can only discuss an order with the person who placed it, so please reply with the "
     "order number and the email address used to place the order, and we'll look into it."
 )
+_ORDERS_UNAVAILABLE = (
+    "I can't see your order details right now, so I've passed your message to the team, "
+    "who will check the order and reply to you directly."
+)
 _NO_GROUNDING = (
     "Thanks for getting in touch. I've passed your question to the team, who will reply to "
     "you directly."
@@ -96,6 +100,7 @@ class _Draft:
     # Sentences already quoted, so a second source cannot repeat them.
     quoted: set[str] = field(default_factory=set)
     asked_for_details: bool = False
+    orders_unavailable: bool = False  # the order source did not answer: say so, never guess
     window_note: str = ""
 
     async def compose(self) -> ModelReply:
@@ -120,8 +125,11 @@ class _Draft:
         self._quote_sources(query, intent, action)
         if self.asked_for_details:
             self.paragraphs.append(_ASK_FOR_DETAILS)
+        if self.orders_unavailable:
+            self.paragraphs.append(_ORDERS_UNAVAILABLE)
+            self.reasons.append("order data is unavailable right now; the order was not checked")
 
-        grounded = bool(self.cited) or self.asked_for_details
+        grounded = bool(self.cited) or self.asked_for_details or self.orders_unavailable
         if action is not None:
             order_name = str(order["name"]) if order is not None else None
             details = _details(action, order, self.window_note)
@@ -155,6 +163,7 @@ class _Draft:
         names = order_names(message)
         if names:
             result = await tools.lookup_order(names[0])
+            self.orders_unavailable = bool(result.get("orders_unavailable"))
             if result.get("verification_needed"):
                 self.asked_for_details = True
                 return None
@@ -165,7 +174,10 @@ class _Draft:
         orders = list(self.request.orders)
         if not orders:
             result = await tools.lookup_order(None)
+            self.orders_unavailable = bool(result.get("orders_unavailable"))
             orders = [] if result.get("verification_needed") else result.get("orders") or []
+        if self.orders_unavailable:
+            return None
         if not orders:
             self.asked_for_details = True
             return None
@@ -219,7 +231,8 @@ class _Draft:
     def _quote_sources(self, query: Query | None, intent: str, action: str | None) -> None:
         # An order question without its order has no answer in the documents; guessing
         # from FAQs about other orders would only add noise to "send us the details".
-        if query is None or (self.asked_for_details and intent in _ORDER_ONLY_INTENTS):
+        waiting = self.asked_for_details or self.orders_unavailable
+        if query is None or (waiting and intent in _ORDER_ONLY_INTENTS):
             return
         candidates = list(self.request.sources[:_CANDIDATES])
         if intent in _ORDER_ONLY_INTENTS:
@@ -233,6 +246,8 @@ class _Draft:
         budget = WORD_LIMIT - 15 - sum(len(p.split()) for p in self.paragraphs)
         if self.asked_for_details:
             budget -= len(_ASK_FOR_DETAILS.split())
+        if self.orders_unavailable:
+            budget -= len(_ORDERS_UNAVAILABLE.split())
         if action is not None:
             budget -= len(_PROPOSAL_TEXT[action].split())
         picks = _pick_sentences(candidates, query, budget, self.quoted, required=not self.cited)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+# Intents whose answer depends on the sender's own order.
+ORDER_INTENTS = frozenset({"order_status", "return_request", "cancellation"})
 _ORDER_NAME = re.compile(r"(?:#|\border\s*(?:no\.?|number|n[o°º]\.?)?\s*#?\s*)(\d{3,8})\b", re.I)
 
 

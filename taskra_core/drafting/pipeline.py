@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskra_core.drafting.context import retrieve
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
-from taskra_core.drafting.orders import Sender, order_names, summary_total
+from taskra_core.drafting.orders import ORDER_INTENTS, Sender, order_names, summary_total
 from taskra_core.drafting.policy import budget_status, refund_threshold
 from taskra_core.drafting.pricing import usd
 from taskra_core.drafting.tools import ToolBox
@@ -44,6 +44,8 @@ class CheckContext:
     message_reasons: tuple[EscalationReason, ...]
     verification_needed: bool
     sources: tuple[str, ...]
+    # The order source did not answer and the message or the reply was about an order.
+    orders_unavailable: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ async def compose(
         orders if len(orders) == 1 else []
     )
     total = summary_total(mentioned[0]) if mentioned else None
+    owner = (not unverified) if named else (True if orders else None)
+    if tools.orders_unavailable:
+        owner = None  # unknown, not "someone else's": the order source did not answer
     message_reasons = tuple(
         check_message(
             text,
@@ -132,7 +137,7 @@ async def compose(
             GuardrailContext(
                 refund_threshold=refund_threshold(store, settings),
                 currency=profile.currency,
-                sender_owns_order=(not unverified) if named else (True if orders else None),
+                sender_owns_order=owner,
                 budget_exhausted=budget.exhausted,
                 ai_objected=ai_objected,
                 order_total=total,
@@ -156,6 +161,7 @@ async def compose(
         history=history,
         sources=sources,
         orders=tuple(orders),
+        orders_unavailable=tools.orders_unavailable,
     )
     started = time.perf_counter()
     reply = await model.draft(request)
@@ -168,6 +174,8 @@ async def compose(
         message_reasons=message_reasons,
         verification_needed=tools.verification_needed,
         sources=tuple(s.source_id for s in sources),
+        orders_unavailable=tools.orders_unavailable
+        and bool(named or tools.orders_asked or reply.intent in ORDER_INTENTS),
     )
     extra = [_as_reason(r) for r in await taskra.hooks.check_draft(taskra, reply, context)]
     cost = taskra.prices.cost_micros(reply.model, reply.usage) if reply.usage.total else 0

@@ -44,6 +44,12 @@ def autonomy_for(store: Store, intent: str | None) -> str:
     return mode if mode in AUTONOMY_MODES else DEFAULT_AUTONOMY
 
 
+def drafts_for(store: Store) -> bool:
+    """Whether new messages of ``store`` get AI drafts: not while autonomy is ``off``, and
+    never for a store that uninstalled the app (no AI processing, no spend for it)."""
+    return store.uninstalled_at is None and autonomy_for(store, None) != "off"
+
+
 def with_autonomy(store: Store, mode: str, intent: str | None = None) -> dict[str, Any]:
     """``store.settings`` with autonomy ``mode`` set for ``intent`` (or as the default)."""
     if mode not in AUTONOMY_MODES:

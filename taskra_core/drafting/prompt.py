@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from taskra_core.drafting.context import in_profile
-from taskra_core.drafting.tools import TOOL_DEFINITIONS, clip
+from taskra_core.drafting.tools import ORDERS_UNAVAILABLE, TOOL_DEFINITIONS, clip
 from taskra_core.drafting.types import DraftRequest, StoreProfile
 
 MAX_ORDERS = 3
@@ -97,6 +97,8 @@ def message_text(request: DraftRequest) -> str:
         # Compact JSON, newest few only: this part is not cached, so every token is paid.
         orders = list(request.orders)[:MAX_ORDERS]
         parts.append(json.dumps(orders, ensure_ascii=False, separators=(",", ":")))
+    elif request.orders_unavailable:
+        parts.append(f"## The customer's orders\n{ORDERS_UNAVAILABLE}")
     else:
         parts.append("## The customer's orders\nNone shown: the sender owns no order we can see.")
     if request.history:

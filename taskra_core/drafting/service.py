@@ -173,6 +173,8 @@ class Drafting:
             return None  # drafted already (this job ran before and committed)
         if autonomy_for(ctx.store, None) == "off" and not job.payload.get("regenerate"):
             return None
+        if ctx.store.uninstalled_at is not None:
+            return None  # uninstalled since the message arrived: no AI work for the store
         now = taskra.clock.now()
         draft = Draft(
             store_id=store_id,

@@ -1,7 +1,9 @@
 """The tools a reply model may use, and the rules they enforce whoever calls them.
 
 Every tool is read-only. Order look-ups show an order only to its verified owner; anything
-else makes the draft ask for the order number and email and marks it for verification. The
+else makes the draft ask for the order number and email and marks it for verification. When
+an order source cannot answer (Shopify down), the look-up says so instead of answering from
+nothing, and the draft goes to a person (``orders_unavailable``). The
 ``submit_reply`` tool ends drafting; its ``proposed_actions`` (refunds, cancellations, ...)
 are stored for a person to approve and are never carried out by the model.
 """
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskra_core.drafting.orders import Sender, order_names, owns, summarise_order
 from taskra_core.drafting.types import ACTIONS, INTENTS, Source, StoreProfile
-from taskra_core.errors import InvalidInput
+from taskra_core.errors import InvalidInput, OrdersUnavailable
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
@@ -34,7 +36,9 @@ TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
             "Look up one of the customer's orders by its name (for example #1021), or list "
             "their recent orders when no name is given. Only orders placed by the verified "
             "sender are returned. If the result says verification is needed, ask the "
-            "customer for the order number and the email address used to place it."
+            "customer for the order number and the email address used to place it. If it "
+            "says order data is unavailable, do not guess: say the team will check and "
+            "follow up."
         ),
         "input_schema": {
             "type": "object",
@@ -116,8 +120,9 @@ class ToolBox:
     """Answers one draft's tool calls, for one store and one verified sender.
 
     It remembers which source ids the model has been shown (``shown``), so citations of
-    anything else can be dropped, and whether an order question needs the sender's
-    identity checked first (``verification_needed``).
+    anything else can be dropped, whether an order question needs the sender's identity
+    checked first (``verification_needed``), whether an order source failed to answer
+    (``orders_unavailable``) and whether the model asked for an order (``orders_asked``).
     """
 
     def __init__(
@@ -135,6 +140,8 @@ class ToolBox:
         self.shown: set[str] = set(shown or ())
         self.shown.update(s.source_id for s in (*profile.policies, *profile.faqs))
         self.verification_needed = False
+        self.orders_unavailable = False
+        self.orders_asked = False
 
     async def run(self, name: str, arguments: dict[str, Any]) -> str:
         """Run tool ``name`` and return its result as JSON text for the model."""
@@ -157,20 +164,28 @@ class ToolBox:
         names = order_names(text)
         if self.sender.anonymous:
             return [], names
-        found = await self.taskra.hooks.find_orders(
-            self.taskra, self.store, email=self.sender.email, name=None
-        )
-        mine = [order for order in found if owns(self.sender, order)]
-        known = {str(order.get("name")) for order in mine}
-        missing = [name for name in names if name not in known]
-        if missing:
+        if self.orders_unavailable:
+            return [], []  # failed once in this draft: asking again would only wait again
+        try:
+            found = await self.taskra.hooks.find_orders(
+                self.taskra, self.store, email=self.sender.email, name=None
+            )
+            mine = [order for order in found if owns(self.sender, order)]
+            known = {str(order.get("name")) for order in mine}
+            missing = [name for name in names if name not in known]
             for name in missing:
                 extra = await self.taskra.hooks.find_orders(
                     self.taskra, self.store, email=None, name=name
                 )
                 mine.extend(order for order in extra if owns(self.sender, order))
-            known = {str(order.get("name")) for order in mine}
-            missing = [name for name in names if name not in known]
+        except OrdersUnavailable as exc:
+            # Nothing is known about any order now, ownership included: no order is shown,
+            # none is called someone else's, and the reply must not guess.
+            log.warning("orders unavailable while drafting", extra={"error": str(exc)})
+            self.orders_unavailable = True
+            return [], []
+        known = {str(order.get("name")) for order in mine}
+        missing = [name for name in names if name not in known]
         summaries = [summarise_order(order) for order in mine]
         self.shown.update(s["source_id"] for s in summaries)
         return summaries, missing
@@ -179,10 +194,13 @@ class ToolBox:
         name = str(order_name or "").strip()
         if name and not name.startswith("#"):
             name = f"#{name}"
+        self.orders_asked = True
         if self.sender.anonymous:
             self.verification_needed = True
             return {"verification_needed": True, "instruction": _ASK_FOR_DETAILS}
         orders, _missing = await self.owned_orders(name)
+        if self.orders_unavailable:
+            return {"orders_unavailable": True, "instruction": ORDERS_UNAVAILABLE}
         if name:
             match = [o for o in orders if o.get("name") == name]
             if not match:
@@ -229,6 +247,11 @@ def clip(source: Source, chars: int = TOOL_TEXT_CHARS) -> Source:
     return Source(source.source_id, source.title, source.text[: chars - 1] + "…")
 
 
+ORDERS_UNAVAILABLE = (
+    "Order data is unavailable right now: the shop's order system did not answer. Do not "
+    "guess any order's status, tracking or dates. Tell the customer the team will check "
+    "the order and follow up, and set needs_human."
+)
 _ASK_FOR_DETAILS = (
     "This order cannot be shown for this sender. Do not confirm or deny that it exists. "
     "Ask the customer for the order number and the email address used to place the order."

@@ -116,7 +116,9 @@ class DraftRequest:
 
     ``orders`` are the orders the sender is verified to own (already summarised, see
     :func:`~taskra_core.drafting.orders.summarise_order`); ``tools`` answers the model's
-    look-ups and enforces the same ownership rule.
+    look-ups and enforces the same ownership rule. ``orders_unavailable``: the order source
+    (Shopify) did not answer, so ``orders`` is empty for that reason and the reply must not
+    guess about any order.
     """
 
     store: StoreProfile
@@ -129,6 +131,7 @@ class DraftRequest:
     history: tuple[Turn, ...] = ()
     sources: tuple[Source, ...] = ()
     orders: tuple[dict[str, Any], ...] = ()
+    orders_unavailable: bool = False
 
 
 @dataclass(frozen=True)

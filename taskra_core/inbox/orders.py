@@ -20,7 +20,11 @@ MAX_SIDEBAR_ORDERS = 10
 
 
 async def customer_orders(taskra: Taskra, store_id: int, customer_id: int) -> list[dict[str, Any]]:
-    """The newest orders placed by customer ``customer_id`` of store ``store_id``."""
+    """The newest orders placed by customer ``customer_id`` of store ``store_id``.
+
+    Raises :class:`~taskra_core.errors.OrdersUnavailable` when the live order source (Shopify)
+    did not answer; the conversation page then says the orders could not be loaded.
+    """
     async with taskra.db.session() as session:
         store = await session.get(Store, store_id)
         customer = await session.get(Customer, customer_id)
