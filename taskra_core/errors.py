@@ -37,6 +37,12 @@
      │    │                          network): retried later, ``retry_after`` when known
      │    └── ShopifyRejected        Shopify refused the request itself (bad query, missing
      │                               scope, 4xx): not retried
+     ├── OrdersUnavailable           an order source (Shopify) could not answer now: drafts say
+     │                               order data is unavailable instead of guessing
+     ├── WebhookRejected             a webhook delivery was refused; nothing was stored
+     │    ├── WebhookMalformed       a required header is missing or malformed
+     │    ├── WebhookSignatureInvalid  the signature matches the body under no secret
+     │    └── WebhookTooLarge        the body is over the size limit
      ├── AccessError                 a standalone sign-in or its session was refused
      │    ├── LoginFailed            the email or password is wrong (never says which)
      │    ├── LoginRateLimited       too many failed sign-ins for an email or a client;
@@ -151,6 +157,30 @@ class ShopifyUnavailable(ShopifyError):
 class ShopifyRejected(ShopifyError):
     """Shopify refused the request itself (invalid query, missing scope, frozen shop, other
     4xx). Retrying the same request cannot help; the message says what Shopify answered."""
+
+
+class WebhookRejected(TaskraError):
+    """A webhook delivery was refused before anything was stored; the sender may retry."""
+
+
+class WebhookMalformed(WebhookRejected):
+    """A required header of the delivery is missing, empty or malformed."""
+
+
+class WebhookSignatureInvalid(WebhookRejected):
+    """The delivery's HMAC matches its body under none of the configured secrets (a forgery,
+    or a secret that was rotated without keeping the previous one configured)."""
+
+
+class WebhookTooLarge(WebhookRejected):
+    """The delivery's body is larger than the configured limit."""
+
+
+class OrdersUnavailable(TaskraError):
+    """A source of orders (a live Shopify store) exists but could not answer now: Shopify
+    was down, rate limited, slow or refused the query. Drafting then tells the model that
+    order data is unavailable and sends the draft to a person instead of guessing; the
+    conversation page says the orders could not be loaded."""
 
 
 class AccessError(TaskraError):

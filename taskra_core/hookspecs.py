@@ -104,6 +104,9 @@ def find_orders(taskra: Taskra, store: Store, email: str | None, name: str | Non
     Admin GraphQL shape (``name``, ``email``, ``displayFulfillmentStatus``, ...), or ``None``
     if this plugin has no orders for the store. Results from all plugins are merged by order
     name, earlier plugins winning, so a live source (Shopify) overrides stored orders.
+    Return what matches the email or the name; the caller keeps only the orders the sender
+    owns. Raise :class:`~taskra_core.errors.OrdersUnavailable` when the source exists but
+    cannot answer now: the draft then says order data is unavailable instead of guessing.
     """
 
 

@@ -377,20 +377,34 @@ class JobRecord(SQLModel, table=True):
 
 
 class WebhookReceipt(SQLModel, table=True):
-    """Proof that a webhook delivery was received, for de-duplication and audit."""
+    """A webhook delivery as acknowledged: de-duplication, the payload its job reads, audit.
+
+    A delivery is a duplicate if its ``delivery_id`` (X-Shopify-Webhook-Id, the same on every
+    retry) or, for the same shop, its ``event_id`` (X-Shopify-Event-Id, shared by deliveries
+    of one event) was seen before. NULL event ids never collide.
+    """
 
     __tablename__ = "webhook_receipts"
-    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id"),
+        UniqueConstraint("source", "shop_domain", "event_id"),
+    )
 
     id: int | None = _pk()
     store_id: int | None = _store_fk(nullable=True)
     source: str = Field(max_length=32)  # shopify | stripe | resend | ...
     topic: str = Field(max_length=128)
     delivery_id: str = Field(max_length=255)  # X-Shopify-Webhook-Id, Stripe event id, svix-id
-    event_id: str | None = Field(default=None, max_length=255, index=True)
+    event_id: str | None = Field(default=None, max_length=255)
     shop_domain: str | None = Field(default=None, max_length=255)
+    api_version: str | None = Field(default=None, max_length=32)
     triggered_at: datetime | None = _ts()
     received_at: datetime = _ts(nullable=False)
+    # queued (a job will run it) | done | ignored (no handler) | failed (body unusable)
+    status: str = Field(default="queued", max_length=16)
+    error: str | None = None
+    payload: dict[str, Any] = _json()
+    processed_at: datetime | None = _ts()
     job_id: int | None = _fk("jobs.id", nullable=True, ondelete="SET NULL")
 
 

@@ -202,6 +202,17 @@ class Settings(BaseSettings):
         validation_alias=_env("SHOPIFY_API_SECRET"),
         description="Shopify app client secret (verifies ID tokens and webhooks).",
     )
+    shopify_api_secret_previous: SecretStr | None = Field(
+        None,
+        validation_alias=_env("SHOPIFY_API_SECRET_PREVIOUS"),
+        description="The client secret before a rotation; webhooks signed with it still pass.",
+    )
+    webhook_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        validation_alias=_env("TASKRA_WEBHOOK_MAX_BYTES"),
+        description="Largest webhook body accepted, in bytes; larger ones get 413.",
+    )
     shopify_app_url: str | None = Field(
         None,
         validation_alias=_env("SHOPIFY_APP_URL"),
@@ -212,11 +223,51 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_SHOPIFY_API_VERSION"),
         description="Pinned Shopify Admin API version.",
     )
+    shopify_bulk_threshold: int = Field(
+        250,
+        ge=0,
+        validation_alias=_env("TASKRA_SHOPIFY_BULK_THRESHOLD"),
+        description="Catalogs with more products than this sync through a bulk operation; "
+        "smaller ones page through products(first:).",
+    )
+    shopify_bulk_poll_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("TASKRA_SHOPIFY_BULK_POLL_SECONDS"),
+        description="How often a running catalog bulk operation is checked on.",
+    )
+    shopify_throttle_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_env("TASKRA_SHOPIFY_THROTTLE_WAIT_SECONDS"),
+        description="Longest total wait for Shopify's rate limit inside one sync run; a "
+        "longer one makes the job retry later.",
+    )
+    shopify_policy_refresh_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias=_env("TASKRA_SHOPIFY_POLICY_REFRESH_HOURS"),
+        description="How often the shop profile and policies are refreshed from Shopify.",
+    )
     shopify_origin: str | None = Field(
         None,
         validation_alias=_env("TASKRA_SHOPIFY_ORIGIN"),
         description="Development and tests only: send Shopify Admin/OAuth requests to this "
         "origin (e.g. http://127.0.0.1:8765) instead of https://<shop>.",
+    )
+    shopify_orders_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("TASKRA_SHOPIFY_ORDERS_CACHE_SECONDS"),
+        description="How long a customer's orders read from Shopify are reused (0: never).",
+    )
+    shopify_orders_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        validation_alias=_env("TASKRA_SHOPIFY_ORDERS_TIMEOUT_SECONDS"),
+        description="Longest wait for Shopify's answer to an order look-up.",
     )
     anthropic_api_key: SecretStr | None = Field(
         None,

@@ -1,7 +1,8 @@
 """``create_app(taskra)``: the Starlette application, composed explicitly.
 
-Plugin routes first (so they win), then the shell's own. The lifespan starts the core and,
-unless told not to, an in-process job worker, and shuts both down in reverse order.
+Plugin routes first (so they win), then the shell's own. The lifespan starts the core, the
+webhook batcher (group commit of receipts, ``app.state.webhook_batcher``) and, unless told
+not to, an in-process job worker, and shuts them down in reverse order.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from taskra_shopify.pages.render import STATIC_DIR, templates_for
 from taskra_shopify.password import password_routes
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
+from taskra_shopify.webhook_batch import ReceiptBatcher
+from taskra_shopify.webhooks import webhook_routes
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -65,6 +68,8 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await taskra.startup()
+        batcher: ReceiptBatcher = app.state.webhook_batcher
+        await batcher.start()
         worker: Worker | None = None
         task: asyncio.Task[Any] | None = None
         if run_worker:
@@ -73,6 +78,8 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         try:
             yield
         finally:
+            # Deliveries already taken are written (and answered) before the core closes.
+            await batcher.stop()
             if worker is not None and task is not None:
                 worker.stop()
                 await task
@@ -80,6 +87,8 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
 
     routes: list[BaseRoute] = [
         *plugin_routes(taskra),
+        # Early: the busiest route (Shopify's bursts) should not be matched against all.
+        *webhook_routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *page_routes(),
@@ -91,6 +100,7 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.taskra = taskra
+    app.state.webhook_batcher = ReceiptBatcher(taskra)
     app.state.templates = templates_for(taskra)
     return app
 

@@ -6,6 +6,7 @@ implementations ``@hookimpl(optionalhook=True)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from taskra_core.hookspecs import hookspec
@@ -22,4 +23,18 @@ def register_routes(taskra: Taskra) -> Any:
     not an awaitable). Return a list of Starlette routes (``Route``, ``Mount``); a channel
     mounts its endpoints under ``/channels/<name>/``. Plugin routes are matched before the
     shell's own.
+    """
+
+
+@hookspec
+def register_webhook_topics(register: Callable[..., None]) -> Any:
+    """Handle Shopify webhook topics.
+
+    Fires during ``taskra.startup()`` (synchronously). Call ``register(topic, handler)``,
+    where ``topic`` is Shopify's (``products/update``, ``app/uninstalled``, ...) and
+    ``handler`` is ``async def handler(ctx: JobContext, delivery: WebhookDelivery) -> None``
+    (:class:`taskra_shopify.webhook_types.WebhookDelivery`). Deliveries are verified,
+    de-duplicated and stored before the handler runs, in a durable job: the handler must be
+    idempotent, and its writes through ``ctx.session`` commit with the job. A topic has one
+    handler; registering it twice is a start-up error.
     """

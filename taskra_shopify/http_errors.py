@@ -13,6 +13,9 @@ from taskra_core import errors
 # Most specific first: the first class an error is an instance of decides.
 STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.InvalidSessionToken, 401),
+    (errors.WebhookSignatureInvalid, 401),
+    (errors.WebhookTooLarge, 413),
+    (errors.WebhookMalformed, 400),
     (errors.LoginRateLimited, 429),
     (errors.CsrfRejected, 403),
     (errors.PermissionDenied, 403),
@@ -23,6 +26,7 @@ STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.ModelRejected, 502),
     (errors.ModelUnavailable, 503),
     (errors.ShopifyError, 502),
+    (errors.OrdersUnavailable, 503),
     (errors.MailUnavailable, 503),
     (errors.DeliveryError, 502),
     (errors.ConfigurationError, 503),

@@ -1,4 +1,5 @@
-"""The web shell as a plugin: adds its hookspecs, the ``taskra serve`` command and its jobs.
+"""The web shell as a plugin: adds its hookspecs, the ``taskra serve`` command, its jobs
+and its own webhook topics (app lifecycle and the privacy compliance topics).
 
 Registered through the ``taskra`` entry point group like any third-party plugin. Importing
 this module imports neither Starlette nor uvicorn; ``serve`` does, when it runs.
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from taskra_core.errors import ShopifyUnavailable
 from taskra_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from taskra_core.jobs import JobContext
+    from taskra_core.app import Taskra
+    from taskra_core.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +35,58 @@ def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
 def register_commands(cli: click.Group) -> None:
     from taskra_shopify.demo_cli import demo
     from taskra_shopify.serve import serve
+    from taskra_shopify.sync_cli import with_sync
 
     cli.add_command(serve)
     cli.add_command(demo)
+    cli.add_command(with_sync(cli.commands.get("store")))
 
 
 @hookimpl
 def register_jobs(register: Callable[..., None]) -> None:
-    register("shopify.sync", sync_store)
+    from taskra_shopify import sync, sync_jobs
+
+    register(sync.SYNC_JOB, sync_jobs.sync_job)
+    register(sync.POLICIES_JOB, sync_jobs.policies_job)
+    register(sync.POLL_JOB, sync_jobs.poll_job)
+    register(sync.APPLY_JOB, sync_jobs.apply_job)
+
+    from taskra_shopify.webhook_dispatch import WEBHOOK_JOB, run_webhook
+    from taskra_shopify.webhook_handlers import PRIVACY_JOB, privacy_request_pending
+
+    register(WEBHOOK_JOB, run_webhook)
+    register(PRIVACY_JOB, privacy_request_pending)
 
 
-async def sync_store(ctx: JobContext) -> None:
-    """``shopify.sync``: bring a store's shop details, policies and catalog up to date.
+@hookimpl
+def register_webhook_topics(register: Callable[..., None]) -> None:
+    from taskra_shopify import store_topics
+    from taskra_shopify.webhook_handlers import register_builtin_topics
 
-    Placeholder: the store sync (Admin GraphQL, pagination, bulk operations) is not built
-    yet, so this only logs and completes. It is registered now because install already
-    enqueues the job (``taskra_shopify.tokens.ensure_installed``), and a kind without a
-    handler would sit in the queue unclaimed. The real sync replaces this function here.
-    """
-    log.info(
-        "shopify sync requested; store sync is not implemented yet",
-        extra={"job_id": ctx.job.id, "store_id": ctx.job.store_id},
-    )
+    store_topics.register(register)
+    register_builtin_topics(register)  # app lifecycle and the privacy compliance topics
+
+
+@hookimpl
+def job_retry_delay(taskra: Taskra, job: Job, error: BaseException) -> float | None:
+    """A job that Shopify rate limited retries when Shopify said, not on the generic backoff."""
+    if not isinstance(error, ShopifyUnavailable) or error.retry_after is None:
+        return None
+    return min(max(error.retry_after, 1.0), taskra.settings.job_backoff_max_seconds)
+
+
+@hookimpl(specname="startup")
+def register_order_source(taskra: Taskra) -> None:
+    # The live order source is an object of its own, so its cache belongs to this Taskra.
+    from taskra_shopify import orders
+
+    orders.register(taskra)
+
+
+@hookimpl(specname="startup")
+def collect_webhook_topics(taskra: Taskra) -> None:
+    from taskra_shopify.webhook_dispatch import topics_of
+
+    # Collected now, so two plugins claiming one topic stop start-up (web and worker
+    # processes alike) instead of failing the first delivery.
+    topics_of(taskra)

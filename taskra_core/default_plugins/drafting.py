@@ -11,7 +11,7 @@ from sqlmodel import col
 from taskra_core.drafting.anthropic_model import AnthropicReplyModel
 from taskra_core.drafting.checks import draft_reasons
 from taskra_core.drafting.offline import OfflineReplyModel
-from taskra_core.drafting.policy import autonomy_for
+from taskra_core.drafting.policy import drafts_for
 from taskra_core.drafting.sending import send_draft
 from taskra_core.drafting.service import DRAFT_CREATED_JOB, DRAFT_JOB, REPLY_SENT_JOB, SEND_JOB
 from taskra_core.hookspecs import hookimpl
@@ -49,7 +49,7 @@ async def message_received(taskra: Taskra, message: Message) -> None:
         return
     async with taskra.db.transaction() as session:
         store = await session.get(Store, message.store_id)
-        if store is None or autonomy_for(store, None) == "off":
+        if store is None or not drafts_for(store):
             return
         await taskra.drafting.enqueue_draft(session, message.store_id, message.id)
 

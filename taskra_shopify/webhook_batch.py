@@ -1,0 +1,234 @@
+"""Group commit of webhook receipts: many deliveries, one transaction, each durable before 200.
+
+A commit per request caps ingest at what the database can commit one by one, far below what
+the HTTP layer sustains. Instead each verified delivery joins the batch being collected and
+waits; one writer task takes the whole batch, inserts its receipts and their jobs in one
+transaction, and only after that commit does every waiting request get its answer. So every
+acknowledged delivery is stored (with its job), and a failed commit fails every request of
+the batch (503: Shopify retries them). While a batch is being written, the next one fills.
+
+Duplicates are dropped twice: inside the batch (same webhook id, or same shop and event id)
+and against the table with ``ON CONFLICT DO NOTHING`` on its unique keys. A duplicate is
+answered like the original: it is stored already.
+
+The batcher belongs to one app (``app.state.webhook_batcher``): the app's lifespan starts it
+after the core and stops it, writing what is still waiting, before the core shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from taskra_core.errors import DatabaseError
+from taskra_core.models import Store
+from taskra_shopify.webhook_dispatch import SOURCE, WEBHOOK_JOB, R, topics_of
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from taskra_core.app import Taskra
+
+log = logging.getLogger(__name__)
+
+S = Store.__table__  # type: ignore[attr-defined]
+# How long the first delivery of an idle batcher waits for company. Under load batches fill
+# while the previous one commits, so this only bounds the latency of a lone delivery.
+LINGER_SECONDS = 0.002
+# Rows per transaction: keeps one commit short and its statements under parameter limits.
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A verified delivery on its way to the table."""
+
+    shop: str
+    topic: str
+    webhook_id: str
+    event_id: str | None
+    triggered_at: datetime | None
+    api_version: str | None
+    received_at: datetime
+    payload: dict[str, Any]
+    error: str | None  # set when the body is unusable: stored as failed, nothing runs
+
+
+@dataclass
+class _Waiting:
+    item: Incoming
+    done: asyncio.Future[None]
+
+
+class ReceiptBatcher:
+    """Collects deliveries and writes them in batches; :meth:`submit` returns once durable."""
+
+    def __init__(self, taskra: Taskra, *, linger: float = LINGER_SECONDS) -> None:
+        self.taskra = taskra
+        self.linger = linger
+        self._pending: list[_Waiting] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        # Built here, after the core started, so the topic registry is complete.
+        topics_of(self.taskra)
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="taskra-webhook-batcher")
+
+    async def stop(self) -> None:
+        """Stop taking deliveries, write every one already taken, then end the writer."""
+        self._closing = True
+        self._arrived.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, item: Incoming) -> None:
+        """Store ``item`` (or find it stored already); raise :class:`DatabaseError` if not."""
+        if self._closing or self._task is None:
+            raise DatabaseError("Taskra is shutting down; the delivery was not stored.")
+        waiting = _Waiting(item, asyncio.get_running_loop().create_future())
+        self._pending.append(waiting)
+        self._arrived.set()
+        await waiting.done
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            if self.linger and not self._closing:
+                await asyncio.sleep(self.linger)
+            self._arrived.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._settle(batch)
+            if self._closing:
+                return
+
+    async def _settle(self, batch: list[_Waiting]) -> None:
+        try:
+            await self._write([w.item for w in batch])
+        except IntegrityError:
+            # One row broke a constraint the batch could not foresee (its store was deleted
+            # meanwhile): write the rows one by one so the others are not refused with it.
+            for waiting in batch:
+                await self._settle_one(waiting)
+            return
+        except Exception as exc:  # never leave a request waiting on a writer that died
+            log.exception("storing webhook receipts failed", extra={"batch": len(batch)})
+            self._fail(batch, exc)
+            return
+        for waiting in batch:
+            if not waiting.done.done():
+                waiting.done.set_result(None)
+
+    async def _settle_one(self, waiting: _Waiting) -> None:
+        try:
+            await self._write([waiting.item])
+        except Exception as exc:
+            log.exception("storing a webhook receipt failed", extra={"topic": waiting.item.topic})
+            self._fail([waiting], exc)
+        else:
+            if not waiting.done.done():
+                waiting.done.set_result(None)
+
+    @staticmethod
+    def _fail(batch: Iterable[_Waiting], exc: BaseException) -> None:
+        error = DatabaseError(f"The delivery could not be stored ({type(exc).__name__}).")
+        for waiting in batch:
+            if not waiting.done.done():
+                waiting.done.set_exception(error)
+
+    async def _write(self, items: list[Incoming]) -> None:
+        unique = _dedupe(items)
+        async with self.taskra.db.transaction() as session:
+            stores = await _store_ids(session, {item.shop for item in unique})
+            inserted = await self._insert_receipts(session, unique, stores)
+            if inserted:
+                await self._enqueue(session, inserted)
+
+    async def _insert_receipts(
+        self, session: AsyncSession, items: list[Incoming], stores: dict[str, int]
+    ) -> list[tuple[int, int | None]]:
+        """Insert the receipts that are new; return ``(receipt id, store id)`` of those that
+        need a job."""
+        topics = topics_of(self.taskra)
+        rows = [
+            {
+                "store_id": stores.get(item.shop),
+                "source": SOURCE,
+                "topic": item.topic,
+                "delivery_id": item.webhook_id,
+                "event_id": item.event_id,
+                "shop_domain": item.shop,
+                "api_version": item.api_version,
+                "triggered_at": item.triggered_at,
+                "received_at": item.received_at,
+                "status": _status(item, item.topic in topics),
+                "error": item.error,
+                "payload": item.payload,
+            }
+            for item in items
+        ]
+        insert = pg_insert if self.taskra.db.dialect == "postgresql" else sqlite_insert
+        # No conflict target: a row that collides on either unique key is a duplicate.
+        # executemany without RETURNING is one driver call (RETURNING would go row by row);
+        # the new rows are then the queued ones of this batch that have no job yet.
+        await session.execute(insert(R).on_conflict_do_nothing(), rows)
+        new = select(R.c.id, R.c.store_id).where(
+            R.c.source == SOURCE,
+            R.c.delivery_id.in_([item.webhook_id for item in items]),
+            R.c.status == "queued",
+            R.c.job_id.is_(None),
+        )
+        return [(int(rid), store_id) for rid, store_id in (await session.execute(new)).all()]
+
+    async def _enqueue(self, session: AsyncSession, receipts: list[tuple[int, int | None]]) -> None:
+        jobs = [
+            ({"receipt_id": rid}, store_id, f"{WEBHOOK_JOB}:{rid}") for rid, store_id in receipts
+        ]
+        job_ids = await self.taskra.jobs.enqueue_many(session, WEBHOOK_JOB, jobs)
+        link = update(R).where(R.c.id == bindparam("rid")).values(job_id=bindparam("jid"))
+        await session.execute(
+            link.execution_options(synchronize_session=False),
+            [{"rid": rid, "jid": jid} for (rid, _), jid in zip(receipts, job_ids, strict=True)],
+        )
+
+
+def _status(item: Incoming, handled: bool) -> str:
+    if item.error is not None:
+        return "failed"
+    return "queued" if handled else "ignored"
+
+
+def _dedupe(items: list[Incoming]) -> list[Incoming]:
+    """The first of each webhook id and of each (shop, event id), in arrival order."""
+    seen_ids: set[str] = set()
+    seen_events: set[tuple[str, str]] = set()
+    unique: list[Incoming] = []
+    for item in items:
+        event = (item.shop, item.event_id) if item.event_id is not None else None
+        if item.webhook_id in seen_ids or (event is not None and event in seen_events):
+            continue
+        seen_ids.add(item.webhook_id)
+        if event is not None:
+            seen_events.add(event)
+        unique.append(item)
+    return unique
+
+
+async def _store_ids(session: AsyncSession, shops: set[str]) -> dict[str, int]:
+    query = select(S.c.domain, S.c.id).where(S.c.domain.in_(sorted(shops)))
+    return {domain: int(store_id) for domain, store_id in (await session.execute(query)).all()}
