@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -80,6 +81,7 @@ class ReceiptBatcher:
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stores: dict[str, int] = {}  # shop domain -> store id
 
     async def start(self) -> None:
         # Built here, after the core started, so the topic registry is complete.
@@ -122,7 +124,9 @@ class ReceiptBatcher:
             await self._write([w.item for w in batch])
         except IntegrityError:
             # One row broke a constraint the batch could not foresee (its store was deleted
-            # meanwhile): write the rows one by one so the others are not refused with it.
+            # meanwhile): forget the cached stores and write the rows one by one, so the
+            # others are not refused with it.
+            self._stores.clear()
             for waiting in batch:
                 await self._settle_one(waiting)
             return
@@ -152,59 +156,61 @@ class ReceiptBatcher:
                 waiting.done.set_exception(error)
 
     async def _write(self, items: list[Incoming]) -> None:
+        """Two statements per batch: the receipts, then a job for each new handled one.
+
+        A job names its delivery by webhook id (its idempotency key is derived from it), so
+        no receipt id has to be read back and linked: a repeated delivery inserts neither
+        a second receipt nor a second job. Store ids come from a small cache, since every
+        delivery of a shop names the same store.
+        """
         unique = _dedupe(items)
-        async with self.taskra.db.transaction() as session:
-            stores = await _store_ids(session, {item.shop for item in unique})
-            inserted = await self._insert_receipts(session, unique, stores)
-            if inserted:
-                await self._enqueue(session, inserted)
-
-    async def _insert_receipts(
-        self, session: AsyncSession, items: list[Incoming], stores: dict[str, int]
-    ) -> list[tuple[int, int | None]]:
-        """Insert the receipts that are new; return ``(receipt id, store id)`` of those that
-        need a job."""
         topics = topics_of(self.taskra)
-        rows = [
-            {
-                "store_id": stores.get(item.shop),
-                "source": SOURCE,
-                "topic": item.topic,
-                "delivery_id": item.webhook_id,
-                "event_id": item.event_id,
-                "shop_domain": item.shop,
-                "api_version": item.api_version,
-                "triggered_at": item.triggered_at,
-                "received_at": item.received_at,
-                "status": _status(item, item.topic in topics),
-                "error": item.error,
-                "payload": item.payload,
-            }
-            for item in items
-        ]
-        insert = pg_insert if self.taskra.db.dialect == "postgresql" else sqlite_insert
-        # No conflict target: a row that collides on either unique key is a duplicate.
-        # executemany without RETURNING is one driver call (RETURNING would go row by row);
-        # the new rows are then the queued ones of this batch that have no job yet.
-        await session.execute(insert(R).on_conflict_do_nothing(), rows)
-        new = select(R.c.id, R.c.store_id).where(
-            R.c.source == SOURCE,
-            R.c.delivery_id.in_([item.webhook_id for item in items]),
-            R.c.status == "queued",
-            R.c.job_id.is_(None),
-        )
-        return [(int(rid), store_id) for rid, store_id in (await session.execute(new)).all()]
+        async with self.taskra.db.transaction() as session:
+            stores = await self._store_ids(session, {item.shop for item in unique})
+            rows = [
+                _receipt_row(item, stores.get(item.shop), item.topic in topics) for item in unique
+            ]
+            insert = pg_insert if self.taskra.db.dialect == "postgresql" else sqlite_insert
+            # No conflict target: a row that collides on either unique key is a duplicate.
+            # executemany without RETURNING is one driver call (RETURNING goes row by row).
+            await session.execute(insert(R).on_conflict_do_nothing(), rows)
+            jobs = [
+                ({"webhook_id": row["delivery_id"]}, row["store_id"], job_key(row["delivery_id"]))
+                for row in rows
+                if row["status"] == "queued"
+            ]
+            if jobs:
+                await self.taskra.jobs.enqueue_many(session, WEBHOOK_JOB, jobs, return_ids=False)
 
-    async def _enqueue(self, session: AsyncSession, receipts: list[tuple[int, int | None]]) -> None:
-        jobs = [
-            ({"receipt_id": rid}, store_id, f"{WEBHOOK_JOB}:{rid}") for rid, store_id in receipts
-        ]
-        job_ids = await self.taskra.jobs.enqueue_many(session, WEBHOOK_JOB, jobs)
-        link = update(R).where(R.c.id == bindparam("rid")).values(job_id=bindparam("jid"))
-        await session.execute(
-            link.execution_options(synchronize_session=False),
-            [{"rid": rid, "jid": jid} for (rid, _), jid in zip(receipts, job_ids, strict=True)],
-        )
+    async def _store_ids(self, session: AsyncSession, shops: set[str]) -> dict[str, int]:
+        missing = shops - self._stores.keys()
+        if missing:
+            # Only known shops are cached: a shop that installs later is looked up again.
+            self._stores.update(await _store_ids(session, missing))
+        return {shop: self._stores[shop] for shop in shops if shop in self._stores}
+
+
+def job_key(webhook_id: str) -> str:
+    """The ``shopify.webhook`` job's idempotency key for a delivery (fits the key column
+    whatever the length of the webhook id)."""
+    return f"{WEBHOOK_JOB}:{hashlib.sha256(webhook_id.encode()).hexdigest()[:40]}"
+
+
+def _receipt_row(item: Incoming, store_id: int | None, handled: bool) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "source": SOURCE,
+        "topic": item.topic,
+        "delivery_id": item.webhook_id,
+        "event_id": item.event_id,
+        "shop_domain": item.shop,
+        "api_version": item.api_version,
+        "triggered_at": item.triggered_at,
+        "received_at": item.received_at,
+        "status": _status(item, handled),
+        "error": item.error,
+        "payload": item.payload,
+    }
 
 
 def _status(item: Incoming, handled: bool) -> str:

@@ -83,10 +83,11 @@ def topics_of(taskra: Taskra) -> WebhookTopics:
 
 
 async def run_webhook(ctx: JobContext) -> None:
-    """``shopify.webhook``: run the handler of one stored delivery, at most once."""
-    receipt_id = int(ctx.job.payload["receipt_id"])
+    """``shopify.webhook``: run the handler of one stored delivery (named by its webhook id),
+    at most once."""
     store_id = ctx.job.store_id
-    query = select(R).where(R.c.id == receipt_id, R.c.source == SOURCE)
+    webhook_id = str(ctx.job.payload["webhook_id"])
+    query = select(R).where(R.c.source == SOURCE, R.c.delivery_id == webhook_id)
     # Scoped to the job's store: a receipt of an unknown shop has no store on either side.
     query = query.where(R.c.store_id.is_(None) if store_id is None else R.c.store_id == store_id)
     row = (await ctx.session.execute(query)).mappings().first()
@@ -101,12 +102,12 @@ async def run_webhook(ctx: JobContext) -> None:
         await handler(ctx, delivery_of(row))
     await ctx.session.execute(
         update(R)
-        .where(R.c.id == receipt_id)
-        .values(status=status, processed_at=ctx.taskra.clock.now())
+        .where(R.c.id == row["id"])
+        .values(status=status, processed_at=ctx.taskra.clock.now(), job_id=ctx.job.id)
     )
     log.info(
         "shopify webhook handled",
-        extra={"topic": row["topic"], "receipt_id": receipt_id, "status": status},
+        extra={"topic": row["topic"], "receipt_id": row["id"], "status": status},
     )
 
 

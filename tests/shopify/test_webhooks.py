@@ -33,6 +33,7 @@ from taskra_core.worker import Worker
 from taskra_shopify.app import create_app
 from taskra_shopify.session_token import verify_session_token
 from taskra_shopify.tokens import ensure_installed
+from taskra_shopify.webhook_batch import job_key
 from taskra_shopify.webhook_dispatch import WEBHOOK_JOB
 from taskra_shopify.webhook_handlers import PRIVACY_JOB
 from taskra_shopify.webhook_types import WebhookDelivery
@@ -210,8 +211,8 @@ async def test_signed_delivery_is_stored_and_acknowledged(
         when,
     )
     [job] = await jobs(taskra, WEBHOOK_JOB)
-    assert row.job_id == job.id
-    assert job.payload == {"receipt_id": row.id}
+    assert job.payload == {"webhook_id": "w-1"}
+    assert job.idempotency_key == job_key("w-1")
 
 
 @pytest.mark.parametrize(
