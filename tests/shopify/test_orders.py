@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
-from starlette.requests import Request
 
 import taskra_shopify.plugin
 from taskra_core import crypto
@@ -38,8 +37,6 @@ from taskra_core.models import Draft, Store
 from taskra_core.testing import MockModelPlugin, MockReplyModel, make_test_taskra
 from taskra_core.worker import Worker
 from taskra_shopify.app import create_app
-from taskra_shopify.session_token import verify_session_token
-from taskra_shopify.tokens import ensure_installed
 from tests.fakes.shopify import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -47,12 +44,12 @@ from tests.fakes.shopify import (
     Failure,
     FakeShopify,
     delayed,
-    mint_id_token,
     rate_limited,
     server_error,
     throttled,
 )
 from tests.fakes.shopify_orders import DEMO_ORDERS, parse_search, search
+from tests.shopify.installing import install
 
 AS_OF = datetime(2025, 3, 17, 10, 0, tzinfo=UTC)
 DAN = "dan.whitfield@example.com"  # owns #1031, in transit
@@ -100,27 +97,6 @@ def _without_orders(tmp_path: Path) -> Path:
     return folder
 
 
-async def _install(taskra: Taskra) -> Store:
-    """Install the app for the demo shop the way an app-home load does (token exchange)."""
-    query = f"shop={SHOP}&host=abc&id_token={mint_id_token()}"
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"taskra.example")],
-        "server": ("taskra.example", 443),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    id_token = await verify_session_token(Request(scope, receive), taskra.settings)
-    return await ensure_installed(taskra, id_token)
-
-
 async def _store(taskra: Taskra) -> Store:
     async with taskra.db.session() as session:
         return (await session.scalars(select(Store).where(col(Store.domain) == SHOP))).one()
@@ -129,7 +105,7 @@ async def _store(taskra: Taskra) -> Store:
 async def live_store(taskra: Taskra, tmp_path: Path) -> Store:
     """The demo store without imported orders, installed: Shopify is its only order source."""
     await import_store(taskra, _without_orders(tmp_path))
-    await _install(taskra)
+    await install(taskra)
     return await _store(taskra)
 
 
@@ -262,7 +238,7 @@ async def test_a_store_without_tokens_answers_from_its_imported_orders(
     [order] = await taskra.hooks.find_orders(taskra, store, email=DAN)
     assert order["name"] == "#1031"
 
-    await _install(taskra)
+    await install(taskra)
     async with taskra.db.transaction() as session:
         row = (await session.scalars(select(Store).where(col(Store.domain) == SHOP))).one()
         row.uninstalled_at = AS_OF
@@ -404,7 +380,7 @@ async def test_where_is_my_order_cites_the_live_order_for_its_owner_only(
     question naming #1031 from another sender asks for verification and cites nothing of
     the order."""
     await import_store(taskra, FELLANDFORD)  # imported #1031 has the old tracking link
-    await _install(taskra)
+    await install(taskra)
     store = await _store(taskra)
     live = copy.deepcopy(DEMO_ORDERS)
     order = next(o for o in live if o["name"] == "#1031")

@@ -25,9 +25,8 @@ from taskra_core.models import JobRecord, KnowledgeItem, KnowledgePassage, Store
 from taskra_core.testing import make_test_taskra
 from taskra_core.worker import Worker
 from taskra_shopify.sync_jobs import latest_sync
-from taskra_shopify.tokens import ensure_installed
 from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, FakeShopify, rate_limited, throttled
-from tests.shopify.test_tokens import _verified
+from tests.shopify.installing import install
 
 DEMO = read_store_folder(FELLANDFORD)
 DEMO_CATALOG = {d.source_id: d for d in DEMO.documents if d.kind in ("product", "policy")}
@@ -67,10 +66,6 @@ async def taskra(
 ) -> AsyncIterator[Taskra]:
     async with make_taskra(database_url, fake_shopify, clock) as core:
         yield core
-
-
-async def install(taskra: Taskra) -> Store:
-    return await ensure_installed(taskra, await _verified(taskra))
 
 
 async def run_jobs(taskra: Taskra, clock: ManualClock, rounds: int = 6) -> None:

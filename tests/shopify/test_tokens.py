@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, col
-from starlette.requests import Request
 
 import taskra_shopify.plugin
 from taskra_core.app import Taskra
@@ -33,8 +32,7 @@ from taskra_core.models import JobRecord, Store
 from taskra_core.settings import Settings
 from taskra_core.testing import make_test_taskra
 from taskra_core.worker import Worker
-from taskra_shopify.session_token import IdToken, verify_session_token
-from taskra_shopify.tokens import access_token, admin_graphql, ensure_installed
+from taskra_shopify.tokens import access_token, admin_graphql
 from tests.fakes.shopify import (
     BAD_TOKEN,
     CLIENT_ID,
@@ -43,12 +41,12 @@ from tests.fakes.shopify import (
     Failure,
     FakeShopify,
     delayed,
-    mint_id_token,
     oauth_error,
     rate_limited,
     server_error,
     throttled,
 )
+from tests.shopify.installing import install
 
 PRODUCTS = """
 query Products($first: Int!, $after: String) {
@@ -88,30 +86,6 @@ async def taskra(
         await core.shutdown()
 
 
-async def _verified(taskra: Taskra, token: str | None = None) -> IdToken:
-    """An app-home document load carrying ``token``, verified by the real code path."""
-    query = f"shop={SHOP}&host=abc&id_token={token or mint_id_token()}"
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"taskra.example")],
-        "server": ("taskra.example", 443),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    return await verify_session_token(Request(scope, receive), taskra.settings)
-
-
-async def _install(taskra: Taskra) -> Store:
-    return await ensure_installed(taskra, await _verified(taskra))
-
-
 async def _row(taskra: Taskra) -> Store:
     async with taskra.db.session() as session:
         store = (await session.scalars(select(Store).where(col(Store.domain) == SHOP))).one()
@@ -142,7 +116,7 @@ async def test_install_exchanges_the_id_token_for_an_expiring_offline_token(
 ) -> None:
     """The first load creates the store with an expiring offline token and its refresh token
     (encrypted, with expiry times), marks it installed and queues the initial sync."""
-    store = await _install(taskra)
+    store = await install(taskra)
     row = await _row(taskra)
     (issued,), (refresh,) = _issued(fake_shopify)
     assert row.id == store.id
@@ -169,7 +143,7 @@ async def test_database_holds_no_plaintext_token(
 ) -> None:
     """Neither the access nor the refresh token appears in plaintext in any table (nor, on
     SQLite, anywhere in the database files)."""
-    await _install(taskra)
+    await install(taskra)
     secrets = [token for issued in _issued(fake_shopify) for token in issued]
     dump = []
     async with taskra.db.session() as session:
@@ -189,8 +163,8 @@ async def test_later_loads_reuse_the_stored_token(
     taskra: Taskra, fake_shopify: FakeShopify
 ) -> None:
     """Once installed, app loads exchange nothing and queue no second initial sync."""
-    first = await _install(taskra)
-    again = await _install(taskra)
+    first = await install(taskra)
+    again = await install(taskra)
     assert again.id == first.id
     assert fake_shopify.exchanges == 1
     assert len(await _sync_jobs(taskra)) == 1
@@ -201,14 +175,14 @@ async def test_reinstall_reactivates_the_store(
 ) -> None:
     """After an uninstall, the next load exchanges again, clears uninstalled_at, stamps a new
     installed_at and queues a new initial sync."""
-    store = await _install(taskra)
+    store = await install(taskra)
     async with taskra.db.transaction() as session:
         await session.execute(
             text("UPDATE stores SET uninstalled_at = :t, access_token_enc = NULL WHERE id = :i"),
             {"t": clock.now().replace(tzinfo=None), "i": store.id},
         )
     clock.advance(86400)
-    await _install(taskra)
+    await install(taskra)
     row = await _row(taskra)
     assert row.uninstalled_at is None
     assert row.installed_at == clock.now()
@@ -222,7 +196,7 @@ async def test_shopify_refusing_the_id_token_is_an_invalid_session(
     """invalid_subject_token from Shopify raises InvalidSessionToken and creates no store."""
     fake_shopify.inject("token", oauth_error("invalid_subject_token"))
     with pytest.raises(InvalidSessionToken):
-        await _install(taskra)
+        await install(taskra)
     async with taskra.db.session() as session:
         assert (await session.scalars(select(Store))).first() is None
 
@@ -231,13 +205,13 @@ async def test_exchange_outage_is_retryable(taskra: Taskra, fake_shopify: FakeSh
     """A 5xx from the token endpoint raises ShopifyUnavailable and leaves nothing behind."""
     fake_shopify.inject("token", server_error(503))
     with pytest.raises(ShopifyUnavailable):
-        await _install(taskra)
+        await install(taskra)
     assert await _sync_jobs(taskra) == []
 
 
 async def test_initial_sync_job_runs(taskra: Taskra) -> None:
     """The queued shopify.sync job has a registered handler, so a worker completes it."""
-    await _install(taskra)
+    await install(taskra)
     await Worker(taskra).run_until_idle()
     (job,) = await _sync_jobs(taskra)
     assert job.state == "done"
@@ -251,7 +225,7 @@ async def test_token_is_refreshed_within_five_minutes_of_expiry(
 ) -> None:
     """The token is used as is until 5 minutes before expiry; then one refresh rotates both
     tokens, stored encrypted with the new expiry."""
-    store = await _install(taskra)
+    store = await install(taskra)
     (first,), _ = _issued(fake_shopify)
     clock.advance(3000)  # about 10 minutes left
     assert await access_token(taskra, store) == first
@@ -274,7 +248,7 @@ async def test_concurrent_refresh_in_one_process_refreshes_once(
 ) -> None:
     """Many coroutines needing a refresh at once cause exactly one refresh at Shopify (a
     second would reuse the rotated refresh token and be refused)."""
-    store = await _install(taskra)
+    store = await install(taskra)
     clock.advance(3500)
     fake_shopify.inject("token", delayed(0.2))  # keep the first refresh in flight
     tokens = await asyncio.gather(*(access_token(taskra, store) for _ in range(8)))
@@ -289,7 +263,7 @@ async def test_concurrent_refresh_from_two_taskra_instances_refreshes_once(
     """Two Taskra instances (two engines, as two processes would have) refreshing the same
     shop at once cause one refresh: the database lock serializes them and the second reads
     the first one's new token after taking the lock."""
-    store = await _install(taskra)
+    store = await install(taskra)
     other = _taskra(database_url, fake_shopify, clock)
     await other.startup()
     try:
@@ -309,7 +283,7 @@ async def test_refused_refresh_drops_the_tokens(
 ) -> None:
     """invalid_grant deletes the stored tokens and raises ShopifyAuthError; the next app
     load exchanges a new ID token and works again."""
-    store = await _install(taskra)
+    store = await install(taskra)
     fake_shopify.revoke(SHOP, refresh=True)
     clock.advance(3500)
     with pytest.raises(ShopifyAuthError, match="re-authenticate"):
@@ -317,7 +291,7 @@ async def test_refused_refresh_drops_the_tokens(
     row = await _row(taskra)
     assert row.access_token_enc is None
     assert row.refresh_token_enc is None
-    await _install(taskra)
+    await install(taskra)
     assert fake_shopify.exchanges == 2
     assert fake_shopify.live(SHOP, await access_token(taskra, store))
 
@@ -326,7 +300,7 @@ async def test_refresh_outage_keeps_the_tokens(
     taskra: Taskra, fake_shopify: FakeShopify, clock: ManualClock
 ) -> None:
     """5xx on refresh raises ShopifyUnavailable and keeps the tokens; a later call refreshes."""
-    store = await _install(taskra)
+    store = await install(taskra)
     clock.advance(3500)
     fake_shopify.inject("token", *[server_error(500)] * 3)  # the package retries 5xx twice
     with pytest.raises(ShopifyUnavailable):
@@ -354,7 +328,7 @@ async def test_graphql_reads_the_shop_and_its_policies(
 ) -> None:
     """A shop query returns the demo shop's details and policies, sent to the pinned API
     version with the store's access token."""
-    store = await _install(taskra)
+    store = await install(taskra)
     query = "{ shop { name email currencyCode shopPolicies { type title } } }"
     data = await admin_graphql(taskra, store, query)
     assert data["shop"]["name"] == "Fell & Ford"
@@ -368,7 +342,7 @@ async def test_graphql_reads_the_shop_and_its_policies(
 
 async def test_graphql_paginates_the_catalog(taskra: Taskra) -> None:
     """Following pageInfo.endCursor with products(first:, after:) visits every product once."""
-    store = await _install(taskra)
+    store = await install(taskra)
     handles: list[str] = []
     after = None
     while True:
@@ -382,7 +356,7 @@ async def test_graphql_paginates_the_catalog(taskra: Taskra) -> None:
 
 async def test_graphql_401_drops_the_token(taskra: Taskra, fake_shopify: FakeShopify) -> None:
     """A 401 from the Admin API deletes the stored tokens and raises ShopifyAuthError."""
-    store = await _install(taskra)
+    store = await install(taskra)
     fake_shopify.revoke(SHOP)
     with pytest.raises(ShopifyAuthError, match="401"):
         await admin_graphql(taskra, store, "{ shop { name } }")
@@ -396,7 +370,7 @@ async def test_graphql_401_for_a_token_refreshed_meanwhile_retries_with_the_new_
 ) -> None:
     """A 401 for a token that another caller refreshed while the request was in flight
     drops nothing: the query is retried once with the new token."""
-    store = await _install(taskra)
+    store = await install(taskra)
     fake_shopify.inject("graphql", delayed(0.3, Failure(401, {"errors": BAD_TOKEN})))
     query = asyncio.create_task(admin_graphql(taskra, store, "{ shop { name } }"))
     await asyncio.to_thread(fake_shopify.wait_for, "/admin/api/")  # first request in flight
@@ -423,7 +397,7 @@ async def test_graphql_overload_is_retryable(
 ) -> None:
     """429 (Retry-After honoured), THROTTLED (wait from the query cost) and 5xx raise
     ShopifyUnavailable and keep the token."""
-    store = await _install(taskra)
+    store = await install(taskra)
     fake_shopify.inject("graphql", failure)
     with pytest.raises(ShopifyUnavailable) as caught:
         await admin_graphql(taskra, store, "{ shop { name } }")
@@ -433,7 +407,7 @@ async def test_graphql_overload_is_retryable(
 
 async def test_graphql_bad_query_is_rejected(taskra: Taskra) -> None:
     """A query Shopify refuses raises ShopifyRejected quoting Shopify's message."""
-    store = await _install(taskra)
+    store = await install(taskra)
     with pytest.raises(ShopifyRejected, match="currency"):
         await admin_graphql(taskra, store, "{ shop { currency } }")
 

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 from starlette.applications import Starlette
-from starlette.requests import Request
 
 import taskra_shopify.plugin
 from taskra_core import hookimpl
@@ -31,8 +30,6 @@ from taskra_core.models import JobRecord, PrivacyRequest, Store, WebhookReceipt
 from taskra_core.testing import make_test_taskra
 from taskra_core.worker import Worker
 from taskra_shopify.app import create_app
-from taskra_shopify.session_token import verify_session_token
-from taskra_shopify.tokens import ensure_installed
 from taskra_shopify.webhook_batch import job_key
 from taskra_shopify.webhook_dispatch import WEBHOOK_JOB
 from taskra_shopify.webhook_handlers import PRIVACY_JOB
@@ -42,9 +39,9 @@ from tests.fakes.shopify import (
     CLIENT_SECRET,
     SHOP,
     FakeShopify,
-    mint_id_token,
     sign_webhook,
 )
+from tests.shopify.installing import install
 
 OLD_SECRET = "taskra-old-client-secret-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 CUSTOM_TOPIC = "orders/paid"
@@ -154,27 +151,6 @@ async def jobs(taskra: Taskra, kind: str) -> list[JobRecord]:
 async def store_row(taskra: Taskra) -> Store:
     async with taskra.db.session() as session:
         return (await session.scalars(select(Store).where(col(Store.domain) == SHOP))).one()
-
-
-async def install(taskra: Taskra) -> Store:
-    """Install the app on SHOP as an app-home load does: verified ID token, token exchange."""
-    query = f"shop={SHOP}&host=abc&id_token={mint_id_token()}"
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"taskra.example")],
-        "server": ("taskra.example", 443),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    token = await verify_session_token(Request(scope, receive), taskra.settings)
-    return await ensure_installed(taskra, token)
 
 
 async def run_jobs(taskra: Taskra) -> None:
