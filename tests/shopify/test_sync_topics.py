@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -27,9 +28,11 @@ from taskra_core.plugins import make_plugin_manager
 from taskra_core.testing import make_test_settings
 from taskra_core.worker import Worker
 from taskra_shopify import store_topics
+from taskra_shopify.app import create_app
 from taskra_shopify.webhook_types import WebhookDelivery
 from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, FakeShopify
 from tests.shopify.test_sync import DEMO_CATALOG, install, items, make_taskra, run_jobs, search
+from tests.shopify.test_webhooks import delivery
 
 JACKET = "skiddaw-3l-waterproof-jacket-mens"
 TOPICS: dict[str, Callable[..., Any]] = {}
@@ -235,3 +238,25 @@ def test_cli_sync_shows_progress_and_reports(database_url: str, fake_shopify: Fa
     report = json.loads(again.stdout)
     assert (report["added"], report["updated"], report["removed"]) == (0, 0, 0)
     assert report["products"] == len(fake_shopify.products)
+
+
+async def test_a_signed_product_update_through_the_app_is_searchable_after_one_job_run(
+    database_url: str, fake_shopify: FakeShopify, clock: ManualClock
+) -> None:
+    """End to end: Shopify posts a signed products/update to /webhooks/shopify, the app stores
+    it and answers 200, and one worker run (the dispatch job) makes the new title searchable;
+    the same delivery posted again changes nothing."""
+    core = make_taskra(database_url, fake_shopify, clock)
+    app = create_app(core, run_worker=False)
+    async with app.router.lifespan_context(app):
+        store = await synced(core, clock)
+        assert store.id is not None
+        fake_shopify.update_product(JACKET, title="Skiddaw Stormproof Anorak")
+        body, headers = delivery("products/update", product_payload(fake_shopify, JACKET))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://taskra.test") as web:
+            first = await web.post("/webhooks/shopify", content=body, headers=headers)
+            again = await web.post("/webhooks/shopify", content=body, headers=headers)
+        assert (first.status_code, again.status_code) == (200, 200)
+        assert await Worker(core).run_until_idle() == 1
+        assert f"product:{JACKET}" in await search(core, store.id, "stormproof anorak")
