@@ -55,6 +55,9 @@
      │                               merchants manage accounts)
      ├── NotFound                    a record does not exist (in this store)
      └── InvalidInput                bad input; nothing was changed
+          └── EmailRejected          an inbound email breaks a parsing limit (size, headers,
+               │                     parts, nesting) or cannot be parsed safely
+               └── EmailTooLarge     the raw message is over the size limit
 
 Messages say what happened and what to do about it. Mapping errors to HTTP statuses happens
 only in the web shell (``taskra_shopify``); the core never knows about HTTP.
@@ -242,3 +245,14 @@ class NotFound(TaskraError):
 
 class InvalidInput(TaskraError):
     """The input is malformed; nothing was changed."""
+
+
+class EmailRejected(InvalidInput):
+    """An inbound email was refused before anything was stored: it breaks one of the parsing
+    limits (header size, number of MIME parts, nesting depth) or cannot be parsed safely. The
+    message names the limit; a legitimate sender can resend a smaller or simpler message."""
+
+
+class EmailTooLarge(EmailRejected):
+    """The raw email is larger than the configured size limit; ask the sender to share large
+    files as links instead of attachments."""
