@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from taskra_core.db import Database
@@ -64,58 +66,54 @@ def _time(stamp: int) -> datetime:
 async def current_cursor(db: Database, store_id: int) -> Cursor:
     """Where the store's inbox is now: a new page starts watching from here."""
     async with db.session() as session:
-        row = (
-            await session.execute(
-                select(
-                    select(func.max(col(Message.id)))
-                    .where(col(Message.store_id) == store_id)
-                    .scalar_subquery(),
-                    select(func.max(col(Draft.id)))
-                    .where(col(Draft.store_id) == store_id)
-                    .scalar_subquery(),
-                    select(func.max(col(Conversation.updated_at)))
-                    .where(col(Conversation.store_id) == store_id)
-                    .scalar_subquery(),
-                )
+        return await _cursor(session, store_id)
+
+
+async def _cursor(session: AsyncSession, store_id: int) -> Cursor:
+    row = (
+        await session.execute(
+            select(
+                select(func.max(col(Message.id)))
+                .where(col(Message.store_id) == store_id)
+                .scalar_subquery(),
+                select(func.max(col(Draft.id)))
+                .where(col(Draft.store_id) == store_id)
+                .scalar_subquery(),
+                select(func.max(col(Conversation.updated_at)))
+                .where(col(Conversation.store_id) == store_id)
+                .scalar_subquery(),
             )
-        ).one()
+        )
+    ).one()
     return Cursor(row[0] or 0, row[1] or 0, _stamp(row[2]))
 
 
 async def changes_since(db: Database, store_id: int, since: Cursor) -> Changes:
     """The conversations that gained a message or a draft, or were edited, after ``since``."""
-    now = await current_cursor(db, store_id)
-    if now == since:
-        return Changes(since, [])
-    ids: set[int] = set()
     async with db.session() as session:
+        now = await _cursor(session, store_id)
+        # One query per mark that moved: the conversations of the rows past the old mark.
+        moved: list[Select[Any]] = []
         if now.message_id > since.message_id:
-            ids.update(
-                await session.scalars(
-                    select(col(Message.conversation_id))
-                    .where(col(Message.store_id) == store_id, col(Message.id) > since.message_id)
-                    .distinct()
-                    .limit(MAX_IDS)
+            moved.append(
+                select(col(Message.conversation_id)).where(
+                    col(Message.store_id) == store_id, col(Message.id) > since.message_id
                 )
             )
         if now.draft_id > since.draft_id:
-            ids.update(
-                await session.scalars(
-                    select(col(Draft.conversation_id))
-                    .where(col(Draft.store_id) == store_id, col(Draft.id) > since.draft_id)
-                    .distinct()
-                    .limit(MAX_IDS)
+            moved.append(
+                select(col(Draft.conversation_id)).where(
+                    col(Draft.store_id) == store_id, col(Draft.id) > since.draft_id
                 )
             )
         if now.conversation_stamp > since.conversation_stamp:
-            ids.update(
-                await session.scalars(
-                    select(col(Conversation.id))
-                    .where(
-                        col(Conversation.store_id) == store_id,
-                        col(Conversation.updated_at) > _time(since.conversation_stamp),
-                    )
-                    .limit(MAX_IDS)
+            moved.append(
+                select(col(Conversation.id)).where(
+                    col(Conversation.store_id) == store_id,
+                    col(Conversation.updated_at) > _time(since.conversation_stamp),
                 )
             )
+        ids: set[int] = set()
+        for query in moved:
+            ids.update(await session.scalars(query.distinct().limit(MAX_IDS)))
     return Changes(now, sorted(ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ def templates_for(taskra: Taskra) -> jinja2.Environment:
     env.globals.update(
         app_bridge_url=APP_BRIDGE_URL,
         polaris_url=POLARIS_URL,
-        static=_static_url,
+        static=_static_urls(),
     )
     env.filters.update(usd=_usd, safe_url=_safe_url)
     return env
@@ -44,11 +44,15 @@ def _safe_url(value: object) -> str:
     return text if urlsplit(text).scheme in ("http", "https") else ""
 
 
-def _static_url(name: str) -> str:
-    # The file's modification time busts browser caches after an upgrade.
-    path = STATIC_DIR / name
-    version = int(path.stat().st_mtime) if path.exists() else 0
-    return f"{STATIC_PREFIX}{name}?v={version}"
+def _static_urls() -> Callable[[str], str]:
+    """``static(name)`` for templates. A file's modification time busts browser caches after
+    an upgrade; read once when the app is built, not on every page."""
+    versions = {p.name: int(p.stat().st_mtime) for p in STATIC_DIR.iterdir() if p.is_file()}
+
+    def static(name: str) -> str:
+        return f"{STATIC_PREFIX}{name}?v={versions.get(name, 0)}"
+
+    return static
 
 
 def render(
@@ -60,6 +64,13 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     env: jinja2.Environment = request.app.state.templates
+    body = env.get_template(name).render(_context(request, context))
+    merged = {"Cache-Control": "no-store", **(headers or {})}
+    return HTMLResponse(body, status_code=status_code, headers=merged)
+
+
+def _context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
+    """What every template may use, under the page's own context."""
     taskra: Taskra = request.app.state.taskra
     base = {
         "embedded": False,
@@ -67,9 +78,7 @@ def render(
         "csrf": None,
         "request": request,
     }
-    body = env.get_template(name).render({**base, **context})
-    merged = {"Cache-Control": "no-store", **(headers or {})}
-    return HTMLResponse(body, status_code=status_code, headers=merged)
+    return {**base, **context}
 
 
 FRAGMENT_HEADER = "X-Taskra-Fragment"
@@ -99,11 +108,7 @@ def render_page(
     if request.headers.get(FRAGMENT_HEADER) == "main":
         env: jinja2.Environment = request.app.state.templates
         template = env.get_template(name)
-        taskra: Taskra = request.app.state.taskra
-        ctx = template.new_context(
-            {"api_key": taskra.settings.shopify_api_key or "", "request": request, **full}
-        )
-        body = "".join(template.blocks["main"](ctx))
+        body = "".join(template.blocks["main"](template.new_context(_context(request, full))))
         return HTMLResponse(
             body,
             status_code=status_code,

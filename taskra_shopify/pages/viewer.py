@@ -15,7 +15,7 @@ page load, 401 with the retry header for a fetch); a tab without a session goes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -47,6 +47,11 @@ class Viewer:
     # Appended to the app's own links on embedded pages, so a plain page load inside the
     # admin still names its shop (and is bounced for a fresh token when it has none).
     nav_query: str = ""
+
+    @property
+    def nav_params(self) -> list[tuple[str, str]]:
+        """:attr:`nav_query` as pairs, for the hidden fields of a GET form."""
+        return parse_qsl(self.nav_query)
 
     def url(self, path: str, **params: str | int | None) -> str:
         query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
