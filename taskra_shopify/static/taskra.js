@@ -66,9 +66,15 @@
   }
 
   // Re-render <main> on the server and swap it in. Text the user is still editing survives.
+  // One refresh at a time; a request that comes in meanwhile runs once more afterwards,
+  // because the one in flight may have read the page before the change it announces.
   let refreshing = null;
+  let again = false;
   async function refresh() {
-    if (refreshing) return refreshing;
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
     refreshing = (async () => {
       const main = document.getElementById("main");
       if (!main) return;
@@ -91,6 +97,10 @@
       document.dispatchEvent(new CustomEvent("taskra:refreshed"));
     })().finally(() => {
       refreshing = null;
+      if (again) {
+        again = false;
+        refresh();
+      }
     });
     return refreshing;
   }
