@@ -1,0 +1,23 @@
+"""retention: what the sweeps need
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-27 13:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
