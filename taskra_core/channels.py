@@ -39,6 +39,9 @@ class Outbound:
     to_name: str | None = None
     in_reply_to: str | None = None
     thread_key: str | None = None
+    #: The store's ``*.myshopify.com`` domain and name, for the sender and reply address.
+    store_domain: str = ""
+    store_name: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -57,7 +57,8 @@
      └── InvalidInput                bad input; nothing was changed
           └── EmailRejected          an inbound email breaks a parsing limit (size, headers,
                │                     parts, nesting) or cannot be parsed safely
-               └── EmailTooLarge     the raw message is over the size limit
+               ├── EmailTooLarge     the raw message is over the size limit
+               └── UnknownRecipient  no installed store receives mail at its addresses
 
 Messages say what happened and what to do about it. Mapping errors to HTTP statuses happens
 only in the web shell (``taskra_shopify``); the core never knows about HTTP.
@@ -256,3 +257,8 @@ class EmailRejected(InvalidInput):
 class EmailTooLarge(EmailRejected):
     """The raw email is larger than the configured size limit; ask the sender to share large
     files as links instead of attachments."""
+
+
+class UnknownRecipient(EmailRejected):
+    """No installed store receives mail at any of the email's recipient addresses; it was
+    refused without storing anything."""

@@ -53,13 +53,21 @@ class Email:
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     sender: str | None = None
+    #: Provider tags (Resend echoes them in delivery, bounce and complaint events).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "headers": dict(self.headers)}
+        return {**asdict(self), "headers": dict(self.headers), "tags": dict(self.tags)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Email:
-        return cls(**{**data, "headers": dict(data.get("headers") or {})})
+        return cls(
+            **{
+                **data,
+                "headers": dict(data.get("headers") or {}),
+                "tags": dict(data.get("tags") or {}),
+            }
+        )
 
 
 class Mailer(ABC):
@@ -118,6 +126,8 @@ class ResendMailer(Mailer):
             params["reply_to"] = email.reply_to
         if email.headers:
             params["headers"] = dict(email.headers)
+        if email.tags:
+            params["tags"] = [{"name": k, "value": v} for k, v in email.tags.items()]
         options = {"idempotency_key": email.idempotency_key} if email.idempotency_key else None
         self._configure()
         try:

@@ -122,6 +122,9 @@ class Customer(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=255)
     shopify_customer_id: str | None = Field(default=None, max_length=64)
     ai_processing_objected: bool = False
+    # Set by the email provider's bounce and complaint events: "bounced" | "complained".
+    email_status: str | None = Field(default=None, max_length=16)
+    email_status_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
 

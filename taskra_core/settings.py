@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -376,6 +377,24 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_EMAIL_FROM"),
         description="Sender address for outbound email, e.g. 'Support <support@example.com>'.",
     )
+    email_inbound_domain: str | None = Field(
+        None,
+        validation_alias=_env("TASKRA_EMAIL_INBOUND_DOMAIN"),
+        description="Domain that receives customer mail for stores (Resend receiving or a "
+        "forwarder); each store gets <shop-handle>@<domain>. Unset: no inbound addresses.",
+    )
+    email_inbound_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("TASKRA_EMAIL_INBOUND_SECRET"),
+        description="Shared secret that signs raw MIME posted to /channels/email/inbound "
+        "(HMAC-SHA256). Unset: that endpoint refuses every request.",
+    )
+    email_max_bytes: int = Field(
+        30 * 1024 * 1024,
+        ge=64 * 1024,
+        validation_alias=_env("TASKRA_EMAIL_MAX_BYTES"),
+        description="Largest inbound email accepted, in bytes of raw MIME; larger gets 413.",
+    )
 
     @field_validator("model_prices", mode="before")
     @classmethod
@@ -397,6 +416,19 @@ class Settings(BaseSettings):
         if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
             raise ValueError("must be an origin such as http://127.0.0.1:8765 (no path)")
         return f"{scheme}://{rest}"
+
+    @field_validator("email_inbound_domain", mode="after")
+    @classmethod
+    def _inbound_domain(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        domain = value.strip().lower().rstrip(".")
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(
+            re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", x) for x in labels
+        ):
+            raise ValueError("must be a domain name such as inbound.example.com")
+        return domain
 
     @field_validator("resend_api_url", mode="after")
     @classmethod

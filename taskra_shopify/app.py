@@ -20,11 +20,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from taskra_core.app import Taskra
-from taskra_core.errors import DatabaseError
+from taskra_core.errors import DatabaseError, TaskraError
 from taskra_core.settings import Settings
 from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
+from taskra_shopify.http_errors import error_response
 from taskra_shopify.login import login_routes
 from taskra_shopify.pages import page_routes
 from taskra_shopify.pages.render import STATIC_DIR, templates_for
@@ -50,6 +51,12 @@ async def readyz(request: Request) -> JSONResponse:
     except DatabaseError:
         return JSONResponse({"status": "database unreachable"}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+async def taskra_error(request: Request, exc: Exception) -> JSONResponse:
+    """Plugin routes raise Taskra's errors; this is where they become HTTP statuses."""
+    assert isinstance(exc, TaskraError)
+    return error_response(exc)
 
 
 def plugin_routes(taskra: Taskra) -> list[BaseRoute]:
@@ -98,7 +105,12 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         *password_routes(),
         *api_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={TaskraError: taskra_error},
+    )
     app.state.taskra = taskra
     app.state.webhook_batcher = ReceiptBatcher(taskra)
     app.state.templates = templates_for(taskra)

@@ -13,6 +13,7 @@ from taskra_core.hookspecs import hookspec
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
+    from taskra_core.models import Store
 
 
 @hookspec
@@ -37,4 +38,15 @@ def register_webhook_topics(register: Callable[..., None]) -> Any:
     de-duplicated and stored before the handler runs, in a durable job: the handler must be
     idempotent, and its writes through ``ctx.session`` commit with the job. A topic has one
     handler; registering it twice is a start-up error.
+    """
+
+
+@hookspec
+def settings_sections(taskra: Taskra, store: Store) -> Any:
+    """Add sections to the admin settings page.
+
+    Fires each time the page renders. Return a list of ``(template_name, context)`` pairs
+    (or an awaitable of one); each template is included below Taskra's own sections with its
+    context as ``section``. Ship the template through ``template_dirs``. The email channel
+    uses it to show the store's inbound address and forwarding instructions.
     """

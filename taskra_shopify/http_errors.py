@@ -15,6 +15,7 @@ STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.InvalidSessionToken, 401),
     (errors.WebhookSignatureInvalid, 401),
     (errors.WebhookTooLarge, 413),
+    (errors.EmailTooLarge, 413),
     (errors.WebhookMalformed, 400),
     (errors.LoginRateLimited, 429),
     (errors.CsrfRejected, 403),

@@ -47,6 +47,8 @@ def register_jobs(register: Callable[..., None]) -> None:
 async def message_received(taskra: Taskra, message: Message) -> None:
     if message.direction != "inbound" or message.id is None:
         return
+    if (message.meta or {}).get("automated"):
+        return  # an auto-reply or a bounce: answering it could loop between two robots
     async with taskra.db.transaction() as session:
         store = await session.get(Store, message.store_id)
         if store is None or not drafts_for(store):

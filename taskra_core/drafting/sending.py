@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskra_core.channels import Outbound
 from taskra_core.drafting.service import REPLY_SENT_JOB
 from taskra_core.errors import DeliveryError
-from taskra_core.models import Conversation, Customer, Draft, Message
+from taskra_core.models import Conversation, Customer, Draft, Message, Store
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
@@ -35,7 +35,9 @@ async def send_draft(taskra: Taskra, session: AsyncSession, store_id: int, draft
     if inbound is None or conversation is None:
         return
     customer = await session.get(Customer, conversation.customer_id)
+    store = await session.get(Store, store_id)
     assert customer is not None
+    assert store is not None
     channel = taskra.channels.get(inbound.channel)
     if channel is None:
         installed = ", ".join(taskra.channels.names) or "none"
@@ -58,6 +60,8 @@ async def send_draft(taskra: Taskra, session: AsyncSession, store_id: int, draft
             subject=subject,
             in_reply_to=inbound.channel_message_id,
             thread_key=conversation.thread_key,
+            store_domain=store.domain,
+            store_name=store.name,
             idempotency_key=f"taskra-reply-{store_id}-{inbound.id}",
         )
     )

@@ -44,7 +44,8 @@ class InboundMessage:
     ``channel_message_id`` is the channel's own id (an email's Message-ID, a chat message
     id): a repeated delivery with the same id is recognised and changes nothing. Thread
     hints (``in_reply_to``, ``references``, ``thread_key`` such as a chat session id) are
-    tried before falling back to sender + subject.
+    tried before falling back to sender + subject. ``automated`` names why a machine sent
+    the message (an out-of-office reply, a bounce): it is recorded, and never answered.
     """
 
     channel: str
@@ -58,6 +59,7 @@ class InboundMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     thread_key: str | None = None
+    automated: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> InboundMessage:
@@ -86,6 +88,7 @@ class InboundMessage:
             in_reply_to=(self.in_reply_to or "").strip() or None,
             references=tuple(ref.strip() for ref in self.references if ref.strip())[-20:],
             thread_key=(self.thread_key or "").strip()[:255] or None,
+            automated=(self.automated or "").strip()[:64] or None,
             metadata=dict(self.metadata),
         )
 

@@ -261,4 +261,6 @@ def _meta(inbound: InboundMessage) -> dict[str, Any]:
         meta["thread_key"] = inbound.thread_key
     if inbound.from_name:
         meta["from_name"] = inbound.from_name
+    if inbound.automated:
+        meta["automated"] = inbound.automated
     return meta

@@ -4,6 +4,8 @@ per intent with measured acceptance, the monthly AI budget, and the team; and th
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,6 +13,7 @@ from taskra_core.app import Taskra
 from taskra_core.drafting.policy import AUTONOMY_MODES
 from taskra_core.drafting.types import INTENTS
 from taskra_core.errors import InvalidInput
+from taskra_core.models import Store
 from taskra_shopify.pages.render import render_page
 from taskra_shopify.pages.viewer import viewer_for
 
@@ -30,8 +33,21 @@ async def settings_page(request: Request) -> Response:
         "intents": INTENTS,
         "modes": AUTONOMY_MODES,
         "accounts": await taskra.team.members(store_id),
+        "plugin_sections": await plugin_sections(taskra, store_id),
     }
     return render_page(request, viewer, "admin/settings.html", context, page="settings")
+
+
+async def plugin_sections(taskra: Taskra, store_id: int) -> list[tuple[str, Any]]:
+    """``(template, context)`` pairs that plugins add through ``settings_sections``."""
+    async with taskra.db.session() as session:
+        store = await session.get(Store, store_id)
+    if store is None:
+        return []
+    sections: list[tuple[str, Any]] = []
+    for contributed in await taskra.hooks.collect("settings_sections", taskra=taskra, store=store):
+        sections.extend((str(name), context) for name, context in contributed or [])
+    return sections
 
 
 async def usage_page(request: Request) -> Response:

@@ -10,17 +10,28 @@ Point Taskra at it with ``RESEND_API_URL=fake.url`` and any ``RESEND_API_KEY`` (
 - :meth:`FakeResend.fail` queues answers served before normal ones (429 with Retry-After,
   5xx, validation errors, a dropped connection); ``requests`` logs every request.
 
+- Receiving: :meth:`FakeResend.receive` keeps an inbound email as Resend would and returns
+  its id; ``GET /emails/receiving/{id}`` answers it (404 ``not_found`` for an unknown id).
+- Webhooks: :meth:`FakeResend.signed` signs an event the way Resend's Svix does (``svix-id``,
+  ``svix-timestamp``, ``svix-signature`` under :attr:`FakeResend.webhook_secret`), and
+  :meth:`FakeResend.received_event` builds the ``email.received`` event for a kept email.
+
 Routes are a table (:attr:`FakeResend.routes`), so more of Resend's API can be added beside
 ``/emails``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -101,7 +112,10 @@ class FakeResend:
         self.requests: list[Request] = []
         self.routes: list[tuple[str, re.Pattern[str], Route]] = [
             ("POST", re.compile(r"^/emails$"), self._send_email),
+            ("GET", re.compile(r"^/emails/receiving/[^/]+$"), self._get_received),
         ]
+        self.received: dict[str, dict[str, Any]] = {}
+        self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self._failures: deque[Failure] = deque()
         self._idempotent: dict[str, tuple[str, str]] = {}  # key -> (canonical body, email id)
         self._lock = threading.Lock()
@@ -136,6 +150,75 @@ class FakeResend:
             if not self._arrived.wait_for(lambda: len(self.sent) >= count, timeout):
                 raise TimeoutError(f"{len(self.sent)} of {count} emails within {timeout} s")
             return list(self.sent)
+
+    # --- receiving and webhooks -------------------------------------------------------------
+
+    def receive(
+        self,
+        *,
+        sender: str,
+        to: list[str],
+        subject: str,
+        text: str | None = None,
+        html: str | None = None,
+        message_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """Keep an inbound email as Resend's receiving does; returns its id."""
+        email_id = str(uuid.uuid4())
+        message_id = message_id or f"<{uuid.uuid4().hex}@mail.example.com>"
+        with self._lock:
+            self.received[email_id] = {
+                "object": "email",
+                "id": email_id,
+                "from": sender,
+                "to": list(to),
+                "cc": [],
+                "bcc": [],
+                "reply_to": None,
+                "received_for": list(to),
+                "created_at": "2025-03-17 10:00:00.000000+00",
+                "subject": subject,
+                "html": html,
+                "text": text,
+                "message_id": message_id,
+                "headers": {"Message-ID": message_id, **(headers or {})},
+                "attachments": [],
+            }
+        return email_id
+
+    def received_event(self, email_id: str) -> dict[str, Any]:
+        """The ``email.received`` webhook event for a kept email (metadata only, no body)."""
+        email = self.received[email_id]
+        return {
+            "type": "email.received",
+            "created_at": email["created_at"],
+            "data": {
+                "email_id": email_id,
+                "created_at": email["created_at"],
+                "from": email["from"],
+                "to": email["to"],
+                "cc": [],
+                "bcc": [],
+                "received_for": email["received_for"],
+                "message_id": email["message_id"],
+                "subject": email["subject"],
+                "attachments": [],
+            },
+        }
+
+    def signed(
+        self, event: dict[str, Any], *, secret: str | None = None, timestamp: int | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """``event`` as Resend's Svix delivers it: the JSON body and its signature headers."""
+        body = json.dumps(event).encode()
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        key = base64.b64decode((secret or self.webhook_secret).removeprefix("whsec_"))
+        signed = f"{msg_id}.{ts}.".encode() + body
+        signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        headers = {"svix-id": msg_id, "svix-timestamp": ts, "svix-signature": f"v1,{signature}"}
+        return body, headers
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -200,6 +283,14 @@ class FakeResend:
                 self._idempotent[key] = (canonical, email_id)
             self._arrived.notify_all()
         return 200, {"id": email_id}, {}
+
+    def _get_received(self, request: Request) -> Answer:
+        email_id = request.path.rsplit("/", 1)[1]
+        with self._lock:
+            email = self.received.get(email_id)
+        if email is None:
+            return 404, error_body(404, "not_found", "Email not found"), {}
+        return 200, email, {}
 
 
 def _invalid_email(body: Any) -> str | None:
