@@ -25,8 +25,9 @@ from taskra_core.app import Taskra
 from taskra_core.clock import ManualClock
 from taskra_core.demo import FELLANDFORD
 from taskra_core.drafting.service import DRAFT_JOB
+from taskra_core.inbox.messages import InboundMessage
 from taskra_core.knowledge.importer import import_store
-from taskra_core.models import Customer, JobRecord, Message
+from taskra_core.models import Customer, JobRecord, Message, Store
 from taskra_core.testing import make_test_taskra
 from taskra_core.worker import Worker
 from taskra_shopify.app import create_app
@@ -363,3 +364,41 @@ async def test_bounces_and_complaints_mark_the_customer_address(
         marked = await session.get(Customer, customer.id)
     assert marked is not None
     assert marked.email_status == expected
+
+
+async def test_a_bounce_marks_only_the_tagged_stores_customer(
+    running: tuple[Taskra, Starlette], client: httpx.AsyncClient, fake_resend: FakeResend
+) -> None:
+    """The same address is a customer of two stores; a complaint tagged with one store marks
+    only that store's customer, and an untagged event marks nobody."""
+    taskra, _ = running
+    async with taskra.db.transaction() as session:
+        other = Store(
+            domain="other.myshopify.com",
+            name="Other",
+            created_at=taskra.clock.now(),
+            updated_at=taskra.clock.now(),
+        )
+        session.add(other)
+    assert other.id is not None
+    await taskra.inbox.receive(
+        other.id, InboundMessage(channel="email", from_email=PRIYA, text="Hi")
+    )
+    assert (await post_raw(client, raw_email())).status_code == 201
+    data = {"email_id": "em_2", "to": [PRIYA], "subject": "Re: Hi"}
+    body, headers = fake_resend.signed({"type": "email.complained", "data": data})
+    untagged = await client.post("/channels/email/resend", content=body, headers=headers)
+    assert untagged.json()["status"] == "ignored"
+    data["tags"] = {"taskra_store": str(other.id)}
+    body, headers = fake_resend.signed({"type": "email.complained", "data": data})
+    tagged = await client.post("/channels/email/resend", content=body, headers=headers)
+    assert tagged.json() == {"status": "complained", "customers": 1}
+    async with taskra.db.session() as session:
+        marks = {
+            c.store_id: c.email_status
+            for c in (await session.execute(select(Customer).where(col(Customer.email) == PRIYA)))
+            .scalars()
+            .all()
+        }
+    assert marks[other.id] == "complained"
+    assert [status for store_id, status in marks.items() if store_id != other.id] == [None]
