@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,7 +26,7 @@ from taskra_core.settings import Settings
 from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
-from taskra_shopify.http_errors import error_response
+from taskra_shopify.http_errors import error_response, json_error
 from taskra_shopify.login import login_routes
 from taskra_shopify.pages import page_routes
 from taskra_shopify.pages.render import STATIC_DIR, templates_for
@@ -51,6 +52,18 @@ async def readyz(request: Request) -> JSONResponse:
     except DatabaseError:
         return JSONResponse({"status": "database unreachable"}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no route, or not this method): JSON in the API's error
+    shape under ``/api/``, where clients parse every answer; plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        kind = "NotFound" if exc.status_code == 404 else "MethodNotAllowed"
+        response: Response = json_error(exc.status_code, kind, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
 async def taskra_error(request: Request, exc: Exception) -> JSONResponse:
@@ -109,7 +122,7 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={TaskraError: taskra_error},
+        exception_handlers={TaskraError: taskra_error, HTTPException: http_error},
     )
     app.state.taskra = taskra
     app.state.webhook_batcher = ReceiptBatcher(taskra)

@@ -22,11 +22,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from taskra_core.app import Taskra
-from taskra_core.errors import InvalidInput, TaskraError
+from taskra_core.errors import InvalidInput, NotFound, TaskraError
 from taskra_shopify.api.auth import SESSION_COOKIE, Principal, authenticate
 from taskra_shopify.http_errors import error_response, json_error
 
 MAX_BODY_BYTES = 256 * 1024
+# Ids are 64-bit in the database: a larger number can name no record (and would overflow).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,12 @@ class Call:
         if value is None:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise InvalidInput(f"Query parameter {name!r} must be a whole number.") from None
+        if abs(number) > MAX_ID:
+            raise InvalidInput(f"Query parameter {name!r} is out of range.")
+        return number
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -120,6 +125,8 @@ def _asgi(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         taskra: Taskra = request.app.state.taskra
         try:
             principal = await authenticate(request, taskra)
+            if any(isinstance(v, int) and v > MAX_ID for v in request.path_params.values()):
+                raise NotFound("No such record.")
             call = Call(taskra, principal, request)
             args: list[Any] = [call]
             if endpoint.body is not None:
@@ -150,6 +157,11 @@ async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
         data = json.loads(raw or b"{}")
     except ValueError:
         raise InvalidInput("The request body is not valid JSON.") from None
+    try:
+        # JSON may escape lone surrogates ("\\ud800"), which no database can store as text.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("The request body has text that is not valid Unicode.") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

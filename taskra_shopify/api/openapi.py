@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from taskra_shopify.api.endpoint import Api, openapi_path
+from taskra_shopify.api.endpoint import MAX_ID, Api, openapi_path
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -22,10 +22,12 @@ ERROR_SCHEMA = {
 }
 
 
-def _path_schema(convertor: str) -> dict[str, str]:
+def _path_schema(convertor: str) -> dict[str, Any]:
     # Starlette's convertor decides what the route accepts: `{id:int}` only digits,
     # a bare `{key}` any text without a slash.
-    return {"type": "integer"} if convertor == "int" else {"type": "string"}
+    if convertor == "int":
+        return {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+    return {"type": "string"}
 
 
 def document(api: Api, version: str) -> dict[str, Any]:

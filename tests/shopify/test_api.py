@@ -282,3 +282,36 @@ async def test_usage_of_this_month_and_a_bad_period(mine: Api, theirs: Api) -> N
     assert bad.status_code == 422
     other = (await theirs.request("GET", "/usage")).json()
     assert other["messages_processed"] == 1  # its own message, not this shop's
+
+
+async def test_ids_beyond_64_bits_are_404_not_a_crash(mine: Api) -> None:
+    """A path id larger than any database id (2**63 and up) is a JSON 404, not an overflow."""
+    response = await mine.request("POST", f"/conversations/{2**70}/notes", json={"text": "hi"})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "NotFound"
+
+
+async def test_a_body_with_a_lone_surrogate_is_422_and_changes_nothing(mine: Api) -> None:
+    """JSON may escape half of a surrogate pair; such text cannot be stored, so it is refused
+    with a clear 422 (it used to reach the database and fail with a 500)."""
+    conversation = await first_conversation(mine)
+    body = b'{"text": "\\udb8c hello"}'
+    response = await mine.request(
+        "POST", f"/conversations/{conversation['id']}/notes", content=body
+    )
+    assert response.status_code == 422
+    assert "not valid Unicode" in response.json()["error"]["message"]
+    after = (await mine.request("GET", f"/conversations/{conversation['id']}")).json()
+    assert all(m["direction"] != "note" for m in after["messages"])
+
+
+async def test_unknown_api_paths_and_methods_answer_json(mine: Api) -> None:
+    """Starlette's own 404 and 405 under /api/ come in the API's JSON error shape (405 with
+    Allow), so clients can parse every answer."""
+    missing = await mine.request("GET", "/no-such-thing")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NotFound"
+    wrong = await mine.request("DELETE", "/conversations")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["type"] == "MethodNotAllowed"
+    assert "GET" in wrong.headers["allow"]
