@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -142,7 +143,7 @@ class ResendMailer(Mailer):
 
 def resend_error(exc: Any) -> MailError:
     """Taskra's error for a ``resend.exceptions.ResendError``, by what Resend answered."""
-    code = int(exc.code) if str(exc.code).isdigit() else 500
+    code = int(exc.code) if re.fullmatch(r"[0-9]{3}", str(exc.code)) else 500
     kind = str(exc.error_type or "")
     said = f"Resend answered {code} ({kind}): {exc.message}"
     if kind == "HttpClientError":

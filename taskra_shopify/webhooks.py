@@ -156,7 +156,7 @@ def _title(name: str) -> str:
 
 async def _read_body(request: Request, declared: str | None, limit: int) -> bytes:
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise WebhookMalformed("The Content-Length header is not a number.")
         if int(declared) > limit:
             raise WebhookTooLarge(f"The body is larger than the {limit}-byte limit.")

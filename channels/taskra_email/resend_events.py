@@ -68,7 +68,7 @@ async def _received(taskra: Taskra, data: dict[str, Any]) -> dict[str, Any]:
 async def _mark(taskra: Taskra, data: dict[str, Any], status: str) -> dict[str, Any]:
     tags = data.get("tags") or {}
     store_ref = str(tags.get(STORE_TAG, "")) if isinstance(tags, dict) else ""
-    if not store_ref.isdigit():
+    if not (store_ref.isascii() and store_ref.isdigit()) or len(store_ref) > 18:
         # Not one of our replies (or sent before tags were added): no store to scope it to.
         return {"status": "ignored", "reason": f"no {STORE_TAG} tag"}
     addresses = [str(a).strip().lower() for a in data.get("to") or [] if a]

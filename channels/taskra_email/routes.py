@@ -79,7 +79,7 @@ async def _read(
     """The body, refused as soon as it is known to be over ``limit`` (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):
             raise WebhookMalformed("The Content-Length header is not a number.")
         if int(declared) > limit:
             raise too_large(f"The body is larger than the {limit}-byte limit.")

@@ -45,7 +45,8 @@ def verify_raw(
     given = headers.get(SIGNATURE_HEADER, "").strip()
     if not ts or not given:
         raise WebhookMalformed("X-Taskra-Timestamp and X-Taskra-Signature headers are required.")
-    if not ts.isdigit() or len(ts) > 12:
+    # isdigit() alone accepts "¹" and other digits int() refuses.
+    if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:
         raise WebhookMalformed("X-Taskra-Timestamp must be a Unix time in seconds.")
     if abs((time.time() if now is None else now) - int(ts)) > TOLERANCE:
         raise WebhookSignatureInvalid(

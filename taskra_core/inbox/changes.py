@@ -36,7 +36,7 @@ class Cursor:
     @classmethod
     def parse(cls, text: str) -> Cursor:
         parts = text.split(".")
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
             raise InvalidInput(f"{text!r} is not a change cursor.")
         return cls(int(parts[0]), int(parts[1]), int(parts[2]))
 
