@@ -70,7 +70,7 @@ async def _page(database_url: str, path: str = "/knowledge", **overrides: Any) -
     return response.text
 
 
-async def test_hook_settings_sections_shows_the_inbound_address(database_url: str) -> None:
+async def test_hook_settings_sections(database_url: str) -> None:
     """With an inbound domain, the page shows the store's address and how to forward mail,
     and counts the customers whose address bounced."""
     page = await _page(database_url, email_inbound_domain="in.taskra.test")
