@@ -40,6 +40,15 @@ PERSONAL_FIELDS = frozenset(
         "ip",
     }
 )
+# Library loggers that write query parameters or request bodies below these levels.
+PAYLOAD_LOGGERS = {
+    "sqlalchemy.engine": logging.WARNING,  # SQL with its parameters at INFO
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "anthropic": logging.INFO,
+    "httpcore": logging.INFO,
+    "resend": logging.INFO,
+}
 SECRET_FIELDS = frozenset({"token", "access_token", "refresh_token", "password", "secret", "key"})
 # uvicorn adds "color_message", an ANSI-coloured copy of the message, to its records.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
@@ -140,4 +149,8 @@ def configure_logging(
     root.setLevel(level)
     # Alembic narrates every migration step at INFO; Taskra reports the outcome itself.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # At DEBUG these libraries log query parameters and request bodies (customers' names,
+    # emails, message text), which no redaction can recognise: never that verbose.
+    for name, floor in PAYLOAD_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
     return handler

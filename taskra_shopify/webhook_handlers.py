@@ -10,8 +10,8 @@ with the job) and is safe to run for a repeated or late delivery:
 - ``app/scopes_update``: record the granted scopes, unless a later scopes update or
   install already recorded newer ones.
 - ``customers/data_request``, ``customers/redact``, ``shop/redact``: open a privacy request
-  (due in 30 days) and enqueue ``privacy.request`` for the privacy service. Carrying out the
-  request is the privacy service's work; see :func:`privacy_request_pending`.
+  (due in 30 days) and enqueue ``privacy.request``, which carries it out
+  (:mod:`taskra_core.privacy.jobs`: export for the merchant, erase a customer, erase a shop).
 
 Topics of the store sync (``products/*``, ``shop/update``, ``bulk_operations/finish``) are
 registered by the sync code through the same hook.
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from taskra_core.models import PrivacyRequest, Store, WebhookReceipt
+from taskra_core.models import Store, WebhookReceipt
+from taskra_core.privacy import ledger
+from taskra_core.privacy.jobs import REQUEST_JOB
 from taskra_shopify.webhook_dispatch import SOURCE
 
 if TYPE_CHECKING:
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRIVACY_JOB = "privacy.request"
-PRIVACY_DUE = timedelta(days=30)
+PRIVACY_JOB = REQUEST_JOB
+PRIVACY_DUE = ledger.DUE_AFTER
 PRIVACY_SOURCE = "shopify webhook"
 # Shopify topic -> (ledger kind, what is asked).
 COMPLIANCE_TOPICS = {
@@ -125,13 +127,13 @@ async def compliance_request(ctx: JobContext, delivery: WebhookDelivery) -> None
     kind, scope = COMPLIANCE_TOPICS[delivery.topic]
     payload = delivery.payload
     now = ctx.taskra.clock.now()
-    request = PrivacyRequest(
+    request = ledger.open_request(
+        ctx.session,
         store_id=delivery.store_id,
         kind=kind,
         subject=_subject(delivery.shop, scope, payload),
         source=PRIVACY_SOURCE,
-        received_at=now,
-        due_at=now + PRIVACY_DUE,
+        now=now,
         result={
             "topic": delivery.topic,
             "scope": scope,
@@ -143,7 +145,6 @@ async def compliance_request(ctx: JobContext, delivery: WebhookDelivery) -> None
             "status": "open",
         },
     )
-    ctx.session.add(request)
     await ctx.session.flush()
     assert request.id is not None
     await ctx.taskra.jobs.enqueue(
@@ -173,22 +174,3 @@ def _subject(shop: str, scope: str, payload: Any) -> str:
     if isinstance(email, str) and email.strip():
         return email.strip()[:320]
     return f"shopify-customer:{customer.get('id', 'unknown')}"[:320]
-
-
-async def privacy_request_pending(ctx: JobContext) -> None:
-    """``privacy.request``: PLACEHOLDER. It does not export or erase anything.
-
-    Carrying out a privacy request (compiling a customer's data for the merchant, erasing a
-    customer, erasing a shop) belongs to the privacy service, which is not built yet. Until
-    it is, this handler only logs that a request waits and completes the job, leaving the
-    request open (``completed_at`` stays empty) in the ledger with its 30-day due date, so
-    it stays visible as outstanding. The privacy service replaces this registration with
-    its own handler for the same kind (one handler per kind: remove this one then).
-    """
-    log.warning(
-        "privacy request waiting for the privacy service (not implemented yet)",
-        extra={
-            "privacy_request_id": ctx.job.payload.get("privacy_request_id"),
-            "store_id": ctx.job.store_id,
-        },
-    )

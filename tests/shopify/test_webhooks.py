@@ -476,7 +476,8 @@ async def test_compliance_topics_open_privacy_requests(
     client: httpx.AsyncClient, taskra: Taskra
 ) -> None:
     """The three compliance topics are recorded as privacy requests due in 30 days and
-    handed to the privacy service as jobs; the requests stay open until it acts."""
+    handed to the privacy service as jobs, which complete them (what each one does is
+    proven in tests/shopify/test_privacy_webhooks.py)."""
     store = await install(taskra)
     customer = {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"}
     topics = {
@@ -492,22 +493,30 @@ async def test_compliance_topics_open_privacy_requests(
     for topic, payload in topics.items():
         body, headers = delivery(topic, payload)
         assert (await post(client, body, headers)).status_code == 200
-    await run_jobs(taskra)
+    # The three run at once: one that lost the race with the shop's erasure retries after
+    # a (millisecond) back-off, so wait until nothing is left to run.
+    for _ in range(200):
+        await run_jobs(taskra)
+        counts = await taskra.jobs.counts()
+        if counts["queued"] == 0 and counts["running"] == 0:
+            break
+        await asyncio.sleep(0.02)
     async with taskra.db.session() as session:
         requests = list(
             await session.scalars(select(PrivacyRequest).order_by(col(PrivacyRequest.id)))
         )
     requests.sort(key=lambda r: r.result["topic"])
+    # The customer and then the shop were erased: the ledger keeps anonymous rows only.
     assert [(r.kind, r.subject, r.result["topic"]) for r in requests] == [
-        ("access", "john@example.com", "customers/data_request"),
-        ("erasure", "john@example.com", "customers/redact"),
+        ("access", "erased customer", "customers/data_request"),
+        ("erasure", "erased customer", "customers/redact"),
         ("erasure", SHOP, "shop/redact"),
     ]
     for r in requests:
-        assert r.store_id == store.id
-        assert r.completed_at is None
+        assert r.store_id is None  # detached from the erased store, kept as proof
+        assert r.completed_at is not None
         assert r.due_at - r.received_at == timedelta(days=30)
-    assert requests[0].result["shopify_request_id"] == 9999
+    assert requests[2].result["shop"] == store.domain
     privacy_jobs = await jobs(taskra, PRIVACY_JOB)
     assert sorted(j.payload["privacy_request_id"] for j in privacy_jobs) == sorted(
         r.id for r in requests if r.id is not None
