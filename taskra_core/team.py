@@ -129,7 +129,7 @@ class Team:
             except IntegrityError:
                 raise taken from None  # the same address, invited at the same moment
             await self._email_link(
-                session, account, "emails/invite.txt", INVITE_LINK_TTL, now, inviter=inviter
+                session, account, "email/invite.txt", INVITE_LINK_TTL, now, inviter=inviter
             )
         return account
 
@@ -159,7 +159,7 @@ class Team:
                     retry_after=wait,
                 )
             await self._email_link(
-                session, account, "emails/password_link.txt", PASSWORD_LINK_TTL, now
+                session, account, "email/password_link.txt", PASSWORD_LINK_TTL, now
             )
         return account
 

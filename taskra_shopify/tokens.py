@@ -44,6 +44,7 @@ from taskra_core.errors import (
     ShopifyUnavailable,
 )
 from taskra_core.models import Store
+from taskra_core.notifications import start_onboarding
 from taskra_shopify.session_token import IdToken, shopify_app
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ async def ensure_installed(taskra: Taskra, id_token: IdToken) -> Store:
             store_id=store.id,
             idempotency_key=f"{SYNC_JOB}:install:{store.id}:{store.installed_at.isoformat()}",
         )
+        # Welcome, connect email, enable chat: once per installation, spaced out by delays.
+        await start_onboarding(taskra, session, store)
     log.info("shopify store installed", extra={"shop": store.domain, "scopes": store.scopes})
     return store
 

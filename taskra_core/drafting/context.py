@@ -42,6 +42,14 @@ class MessageContext:
     def subject(self) -> str:
         return self.conversation.subject or ""
 
+    @property
+    def human_took_over(self) -> bool:
+        """A person is handling this conversation (assigned, or answered it): the AI may
+        still draft, but nothing is sent without them."""
+        return self.conversation.assignee_id is not None or any(
+            turn.author == "agent" for turn in self.history
+        )
+
 
 async def load_profile(session: AsyncSession, store: Store) -> StoreProfile:
     """The store's voice, policies and FAQs, in a stable order (it opens the cached prompt)."""

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from taskra_core.billing.usage import ALLOWANCE_EXHAUSTED, allowance_status
 from taskra_core.drafting.context import retrieve
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
 from taskra_core.drafting.orders import ORDER_INTENTS, Sender, order_names, summary_total
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 # Reasons that stop drafting before any model call: spending more, or processing the text
 # with AI at all, is exactly what they forbid.
-HARD_STOPS = frozenset({"budget_exhausted", "ai_objection"})
+HARD_STOPS = frozenset({"budget_exhausted", "ai_objection", ALLOWANCE_EXHAUSTED})
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ async def compose(
     async with taskra.db.session() as session:
         profile = await taskra.drafting.profiles.get(session, store)
         budget = await budget_status(session, store, settings, now)
+        allowance = await allowance_status(session, store, taskra.billing.plans, now)
         sources = await retrieve(session, taskra.db.dialect, store, f"{subject}\n{text}")
     tools = ToolBox(taskra, store, profile, sender)
     orders, unverified = await tools.owned_orders(f"{subject}\n{text}")
@@ -144,6 +146,8 @@ async def compose(
             ),
         )
     )
+    if allowance.exhausted and allowance.reason:
+        message_reasons += (EscalationReason(ALLOWANCE_EXHAUSTED, allowance.reason),)
     if any(r.code in HARD_STOPS for r in message_reasons):
         empty = ModelReply(text="", model="none", needs_human=True, confidence=0.0)
         return DraftResult(empty, message_reasons, tools.verification_needed, 0, 0, False)

@@ -6,7 +6,8 @@ These live in ``Store.settings`` so a merchant can change them without a deploy:
      "ai_budget_usd": 50, "refund_threshold": 300}
 
 Autonomy modes: ``off`` (no AI draft), ``draft`` (a person approves; the default) and
-``auto_send`` (sent without review, only when no guardrail fired and nothing awaits approval).
+``auto_send`` (sent without review, only when no guardrail fired, nothing awaits approval and
+no person has taken the conversation over by answering it or having it assigned).
 """
 
 from __future__ import annotations
@@ -145,9 +146,10 @@ async def record_usage(
     cost_micros: int,
     *,
     replies: int = 1,
-) -> None:
+) -> int:
     """Add one draft's usage to the store's month, atomically (an upsert, not read-then-write,
-    so concurrent drafts cannot lose each other's counts)."""
+    so concurrent drafts cannot lose each other's counts). Returns the month's AI replies
+    after this one: its exact place in the period, which billing meters by."""
     table = Usage.__table__  # type: ignore[attr-defined]
     values = {
         "store_id": store_id,
@@ -164,8 +166,8 @@ async def record_usage(
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(table).values(**values)
     counters = [k for k in values if k not in ("store_id", "period", "updated_at")]
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["store_id", "period"],
         set_={**{k: table.c[k] + stmt.excluded[k] for k in counters}, "updated_at": now},
-    )
-    await session.execute(stmt)
+    ).returning(table.c.ai_replies)
+    return int((await session.execute(upsert)).scalar_one())

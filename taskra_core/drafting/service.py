@@ -176,6 +176,7 @@ class Drafting:
         if ctx.store.uninstalled_at is not None:
             return None  # uninstalled since the message arrived: no AI work for the store
         now = taskra.clock.now()
+        reply_number = 0  # this reply's number in the billing period, once it is recorded
         draft = Draft(
             store_id=store_id,
             conversation_id=ctx.conversation.id,  # type: ignore[arg-type]
@@ -202,9 +203,9 @@ class Drafting:
         except (ModelRejected, ConfigurationError, UnknownReplyModel) as exc:
             draft.state, draft.error = "failed", str(exc)
         else:
-            self._fill(draft, ctx.store, result)
+            self._fill(draft, ctx.store, result, human_took_over=ctx.human_took_over)
             if result.model_called:
-                await record_usage(
+                reply_number = await record_usage(
                     session,
                     taskra.db.dialect,
                     store_id,
@@ -240,6 +241,8 @@ class Drafting:
         )
         await session.flush()
         assert draft.id is not None
+        if reply_number:
+            await taskra.billing.enqueue_metering(session, store_id, draft.id, reply_number, now)
         await taskra.jobs.enqueue(
             session,
             DRAFT_CREATED_JOB,
@@ -251,7 +254,9 @@ class Drafting:
             await self._enqueue_send(session, draft)
         return draft
 
-    def _fill(self, draft: Draft, store: Store, result: DraftResult) -> None:
+    def _fill(
+        self, draft: Draft, store: Store, result: DraftResult, *, human_took_over: bool = False
+    ) -> None:
         reply = result.reply
         draft.text = reply.text
         draft.model = reply.model
@@ -274,7 +279,7 @@ class Drafting:
             draft.state = "escalated"
         elif mode == "off":
             draft.state = "off"
-        elif mode == "auto_send" and reply.text and not reply.proposals:
+        elif mode == "auto_send" and reply.text and not reply.proposals and not human_took_over:
             draft.state, draft.outcome = "auto_send", "auto_sent"
         else:
             draft.state = "drafted"

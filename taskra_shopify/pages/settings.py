@@ -14,6 +14,7 @@ from taskra_core.drafting.policy import AUTONOMY_MODES
 from taskra_core.drafting.types import INTENTS
 from taskra_core.errors import InvalidInput
 from taskra_core.models import Store
+from taskra_shopify.pages.billing import billing_context
 from taskra_shopify.pages.render import render_page
 from taskra_shopify.pages.viewer import viewer_for
 
@@ -64,11 +65,12 @@ async def usage_page(request: Request) -> Response:
     except InvalidInput as exc:
         error, usage = str(exc), await taskra.drafting.usage(viewer.principal.store_id)
     budget = await taskra.drafting.budget(viewer.principal.store_id)
+    billing = await billing_context(request, taskra, viewer.principal.store_id)
     return render_page(
         request,
         viewer,
         "admin/usage.html",
-        {"usage": usage, "budget": budget, "error": error},
+        {"usage": usage, "budget": budget, "error": error, **billing},
         page="usage",
         status_code=422 if error else 200,
     )

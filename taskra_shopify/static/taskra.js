@@ -189,6 +189,27 @@
       window.location.assign("/login");
       return;
     }
+    if (action === "billing") {
+      event.preventDefault();
+      button.disabled = true;
+      try {
+        const payload = button.dataset.plan ? { plan: button.dataset.plan } : undefined;
+        const data = await api("POST", button.dataset.path, payload);
+        if (data && data.url && /^https?:\/\//.test(data.url)) {
+          // Shopify's confirmation page and Stripe's pages refuse to load inside the admin's
+          // iframe: they open in the top frame, and return to this page afterwards.
+          window.open(data.url, "_top");
+        } else {
+          notify("Plan changed.");
+          await refresh();
+        }
+      } catch (error) {
+        notify(error.message, true);
+      } finally {
+        button.disabled = false;
+      }
+      return;
+    }
     const known = CLICK_ACTIONS[action];
     if (!known) return;
     event.preventDefault();

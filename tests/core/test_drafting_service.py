@@ -316,6 +316,44 @@ async def test_auto_send_holds_back_escalations_and_proposals(
         await taskra.shutdown()
 
 
+async def test_auto_send_stops_once_a_person_has_taken_over(
+    database_url: str, model: MockReplyModel
+) -> None:
+    """With auto_send on, the first answer goes out; after an agent has replied in the
+    conversation, or while it is assigned to someone, the AI's drafts wait for that person."""
+    channel = RecordingChannel()
+    taskra = await start(database_url, model, ChannelPlugin(channel))
+    try:
+        store = await store_id(taskra)
+        await taskra.drafting.set_autonomy(store, "auto_send")
+        await receive(taskra, "Skiddaw sizing?", subject="Skiddaw")
+        await drain(taskra)
+        [first] = await drafts(taskra)
+        assert first.state == "sent"
+        account = await taskra.accounts.create_account(store, "agent@example.com", "Agent")
+        assert account.id is not None
+        await taskra.inbox.add_reply(
+            store, first.conversation_id, "I will take it.", account_id=account.id
+        )
+        await receive(taskra, "And the Scafell boots?", subject="Re: Skiddaw")
+        await drain(taskra)
+        second = (await drafts(taskra))[-1]
+        assert second.conversation_id == first.conversation_id
+        assert second.state == "drafted"
+
+        await receive(taskra, "Dunmail trousers?", sender="jo@example.com", subject="Trousers")
+        await drain(taskra)
+        other = (await drafts(taskra))[-1]
+        assert other.state == "sent"  # a new conversation: nobody has taken it over
+        await taskra.inbox.assign(store, other.conversation_id, account.id)
+        await receive(taskra, "Also, gift wrap?", sender="jo@example.com", subject="Re: Trousers")
+        await drain(taskra)
+        assert (await drafts(taskra))[-1].state == "drafted"
+        assert len(channel.sent) == 2
+    finally:
+        await taskra.shutdown()
+
+
 async def test_outage_retries_then_shows_a_failed_draft(database_url: str) -> None:
     """A model that stays unavailable is retried, then leaves a failed draft; the message
     is kept and the conversation flagged for a person."""

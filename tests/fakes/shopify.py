@@ -20,6 +20,9 @@ Point Taskra at it with ``TASKRA_SHOPIFY_ORIGIN=fake.origin``: ``shopify_app`` s
   with one line (``QUERY_FIELDS["orders"] = resolve_orders``).
 - ``GET /bulk/<n>.jsonl``: a completed bulk operation's JSONL (child rows with
   ``__parentId``), the ``url`` the operation reports.
+- The Billing API (:mod:`.shopify_billing`): app subscriptions, usage records and
+  ``currentAppInstallation``; ``fake.billing.approve(id)`` plays the merchant on the
+  confirmation page and returns the ``app_subscriptions/update`` payloads.
 - :meth:`FakeShopify.inject` queues failures (429 with Retry-After, 5xx, ``THROTTLED``,
   OAuth errors, delays); ``requests`` logs every request; ``counts`` counts what was served.
 
@@ -50,6 +53,7 @@ import jwt
 from taskra_core.demo import FELLANDFORD
 from tests.fakes import shopify_orders  # noqa: F401  (registers the orders root field)
 from tests.fakes.server import LocalServer
+from tests.fakes.shopify_billing import BillingState
 from tests.fakes.shopify_catalog import BulkOperation, graphql_product
 from tests.fakes.shopify_graphql import (
     MAX_QUERY_COST,
@@ -210,6 +214,7 @@ class FakeShopify:
         # Status reads of a bulk operation that still see it RUNNING.
         self.bulk_polls = bulk_polls
         self.bulk_operations: dict[str, BulkOperation] = {}
+        self.billing = BillingState(self._lock)  # the Billing API (see shopify_billing)
 
     @property
     def origin(self) -> str:
