@@ -17,10 +17,12 @@ import logging
 from collections.abc import Sequence
 from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from taskra_core.accounts import Accounts
+from taskra_core.billing.service import Billing
 from taskra_core.channels import Channels
 from taskra_core.clock import Clock
 from taskra_core.crypto import TokenCipher
@@ -35,8 +37,13 @@ from taskra_core.jobs import JobQueue, JobRegistry
 from taskra_core.knowledge.service import Knowledge
 from taskra_core.mail import Mailer, make_mailer
 from taskra_core.plugins import make_plugin_manager
+from taskra_core.privacy.service import Privacy
+from taskra_core.retention.service import Retention
 from taskra_core.settings import Settings
 from taskra_core.team import Team
+
+if TYPE_CHECKING:
+    from taskra_core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,9 @@ class Taskra:
         self.channels = Channels(settings)
         self.prices = PriceTable(settings)
         self.drafting = Drafting(self)
+        self.billing = Billing(self)
+        self.privacy = Privacy(self)
+        self.retention = Retention(self)
         self._started = False
 
     @cached_property
@@ -89,6 +99,13 @@ class Taskra:
         """Sends Taskra's own emails: Resend when ``RESEND_API_KEY`` is set, else the outbox.
         Built on first use, so a Taskra that never sends mail never loads the SDK."""
         return make_mailer(self.settings)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This Taskra's metrics (its own Prometheus registry), built on first use."""
+        from taskra_core.metrics import Metrics
+
+        return Metrics(self)
 
     @property
     def started(self) -> bool:
@@ -105,6 +122,8 @@ class Taskra:
         await self.hooks.register_jobs(self.job_handlers.register)
         await self.hooks.register_reply_models(self.reply_models.register)
         await self.hooks.register_channels(self.channels.register)
+        await self.hooks.register_billing_providers(self.billing.providers.register)
+        await self.hooks.register_retention_policies(self.retention.policies.register)
         self._started = True
         await self.hooks.startup(self)
         log.info("taskra started", extra={"database": self.db.dialect})
@@ -116,6 +135,7 @@ class Taskra:
             await self.hooks.shutdown(self)
             await self.reply_models.aclose()
             await self.channels.aclose()
+            await self.billing.providers.aclose()
             if "mailer" in self.__dict__:  # only if it was ever built
                 await self.mailer.aclose()
         await self.db.dispose()

@@ -230,13 +230,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def feature_commands() -> dict[str, click.Command]:
     """Command groups that live beside the feature they operate (inbox/, knowledge/)."""
+    from taskra_core.billing.cli import billing
     from taskra_core.drafting.ai_cli import ai
     from taskra_core.drafting.cli import draft
     from taskra_core.inbox.cli import inbox
     from taskra_core.knowledge.cli import knowledge
     from taskra_core.knowledge.store_cli import store
+    from taskra_core.privacy.cli import privacy
+    from taskra_core.retention.cli import retention
 
-    return {group.name or "": group for group in (inbox, knowledge, store, draft, ai)}
+    return {
+        group.name or "": group
+        for group in (inbox, knowledge, store, draft, ai, billing, retention, privacy)
+    }
 
 
 def make_cli(pm: pluggy.PluginManager) -> click.Group:

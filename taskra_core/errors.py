@@ -12,7 +12,9 @@
      │    └── PasswordTooLong        bcrypt only reads 72 bytes; longer is refused, not cut
      ├── JobError
      │    ├── UnknownJobKind         no handler is registered for a job's kind
-     │    └── LeaseLost              another worker took over a job whose lease ran out
+     │    ├── LeaseLost              another worker took over a job whose lease ran out
+     │    └── RetentionSweepFailed   a retention policy failed in the daily sweep (the
+     │                               others ran); the job retries with backoff
      ├── DraftingError
      │    ├── ModelUnavailable       the AI provider failed for now (429, 529, 5xx, timeout,
      │    │                          garbled reply): retried with backoff
@@ -53,8 +55,15 @@
      │    │                          ``X-CSRF-Token``, or a sign-in came from another site
      │    └── PermissionDenied       the account's role does not allow this (only
      │                               merchants manage accounts)
+     ├── ProxySignatureInvalid       an app proxy (storefront) request is unsigned, forged,
+     │                               stale, or repeats a signed parameter; nothing was read
+     ├── ChatRateLimited             a storefront chat visitor, client or store sent too
+     │                               many messages; ``retry_after`` says when to try again
      ├── NotFound                    a record does not exist (in this store)
+     │    └── ChatSessionUnknown     a chat session token is unknown in this store, or
+     │                               belongs to another customer; the widget starts anew
      └── InvalidInput                bad input; nothing was changed
+          ├── ChatRequestTooLarge    a storefront chat body is over its size limit
           └── EmailRejected          an inbound email breaks a parsing limit (size, headers,
                │                     parts, nesting) or cannot be parsed safely
                ├── EmailTooLarge     the raw message is over the size limit
@@ -109,6 +118,11 @@ class UnknownJobKind(JobError):
 
 class LeaseLost(JobError):
     """The job's lease expired and another worker claimed it; this run's result is discarded."""
+
+
+class RetentionSweepFailed(JobError):
+    """A retention policy failed during the daily sweep. The other policies still ran; the
+    ``retention.sweep`` job is retried with backoff (``taskra retention run`` shows which)."""
 
 
 class DraftingError(TaskraError):
@@ -178,6 +192,24 @@ class WebhookSignatureInvalid(WebhookRejected):
 
 class WebhookTooLarge(WebhookRejected):
     """The delivery's body is larger than the configured limit."""
+
+
+class StripeSignatureInvalid(WebhookRejected):
+    """A Stripe delivery's ``Stripe-Signature`` is missing, malformed, stale (older than the
+    tolerance) or signed with another secret. Answered 400, as Stripe expects."""
+
+
+class BillingError(TaskraError):
+    """A billing provider (Shopify Billing API, Stripe) failed or refused a request."""
+
+
+class BillingUnavailable(BillingError):
+    """The billing provider could not answer now (network, 429, 5xx); retrying later helps."""
+
+
+class BillingRejected(BillingError):
+    """The billing provider refused the request (bad plan or price id, missing customer);
+    retrying the same request cannot help. The message says what it answered."""
 
 
 class OrdersUnavailable(TaskraError):
@@ -262,3 +294,29 @@ class EmailTooLarge(EmailRejected):
 class UnknownRecipient(EmailRejected):
     """No installed store receives mail at any of the email's recipient addresses; it was
     refused without storing anything."""
+
+
+class ProxySignatureInvalid(TaskraError):
+    """A request through Shopify's app proxy (the storefront chat) is not signed by Shopify:
+    its ``signature`` is missing or wrong, its ``timestamp`` is outside the allowed window, or
+    it repeats ``shop``, ``signature``, ``timestamp`` or ``hmac``. Nothing was read or stored."""
+
+
+class ChatRateLimited(TaskraError):
+    """A storefront chat visitor, client address or store sent too many messages in a short
+    window. The message is written for the visitor; ``retry_after`` (seconds) says when the
+    window ends."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChatRequestTooLarge(InvalidInput):
+    """A storefront chat request's body is over ``TASKRA_CHAT_MAX_BODY_BYTES``; nothing was
+    read or stored."""
+
+
+class ChatSessionUnknown(NotFound):
+    """A storefront chat session token is unknown in this store, or it was started by another
+    logged-in customer. The widget forgets it and starts a new conversation."""

@@ -20,12 +20,13 @@ from taskra_core.errors import StartupError
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from taskra_core.app import Taskra
     from taskra_core.drafting.pipeline import CheckContext
     from taskra_core.drafting.types import ModelReply
     from taskra_core.jobs import Job
-    from taskra_core.models import Draft, Message, Store
+    from taskra_core.models import Customer, Draft, Message, Store
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -106,6 +107,29 @@ class Hooks:
                 merged.setdefault(str(order.get("name")), order)
         return list(merged.values())
 
+    # --- privacy -------------------------------------------------------------------------
+
+    async def export_subject_data(
+        self, taskra: Taskra, session: AsyncSession, store: Store, customer: Customer
+    ) -> dict[str, Any]:
+        """Every plugin's export sections, merged by name; the first plugin keeps a name."""
+        sections: dict[str, Any] = {}
+        for result in await self._collect(
+            "export_subject_data", taskra=taskra, session=session, store=store, customer=customer
+        ):
+            for name, value in (result or {}).items():
+                sections.setdefault(str(name), value)
+        return sections
+
+    async def erase_subject_data(
+        self, taskra: Taskra, session: AsyncSession, store: Store, customer: Customer | None
+    ) -> list[str]:
+        """Labels of what each plugin erased, in plugin order."""
+        results = await self._collect(
+            "erase_subject_data", taskra=taskra, session=session, store=store, customer=customer
+        )
+        return [str(result) for result in results if result]
+
     # --- drafting and replies -------------------------------------------------------------
 
     async def register_reply_models(self, register: Callable[..., None]) -> None:
@@ -131,6 +155,16 @@ class Hooks:
 
     async def reply_sent(self, taskra: Taskra, message: Message) -> None:
         await self._collect("reply_sent", taskra=taskra, message=message)
+
+    # --- billing -------------------------------------------------------------------------
+
+    async def register_billing_providers(self, register: Callable[..., None]) -> None:
+        await self._collect("register_billing_providers", register=register)
+
+    # --- retention -----------------------------------------------------------------------
+
+    async def register_retention_policies(self, register: Callable[..., None]) -> None:
+        await self._collect("register_retention_policies", register=register)
 
     # --- jobs ----------------------------------------------------------------------------
 

@@ -29,12 +29,13 @@ from pluggy import HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from taskra_core.app import Taskra
     from taskra_core.drafting.pipeline import CheckContext
     from taskra_core.drafting.types import ModelReply
     from taskra_core.jobs import Job
-    from taskra_core.models import Draft, Message, Store
+    from taskra_core.models import Customer, Draft, Message, Store
 
 hookspec = HookspecMarker("taskra")
 hookimpl = HookimplMarker("taskra")
@@ -110,6 +111,40 @@ def find_orders(taskra: Taskra, store: Store, email: str | None, name: str | Non
     """
 
 
+# --- privacy ---------------------------------------------------------------------------------
+
+
+@hookspec
+def export_subject_data(
+    taskra: Taskra, session: AsyncSession, store: Store, customer: Customer
+) -> Any:
+    """Add what this plugin holds on ``customer`` to their data export (access/portability).
+
+    Fires while Taskra compiles a customer's export (``taskra privacy export``, the API, the
+    ``customers/data_request`` webhook), inside ``session``'s transaction; read through it.
+    Return a dict of sections, ``{"chat_sessions": [...]}``, each JSON-serialisable, or
+    ``None``. Every implementation runs; sections land under ``plugins`` in the export
+    (the first plugin to use a section name keeps it).
+    """
+
+
+@hookspec
+def erase_subject_data(
+    taskra: Taskra, session: AsyncSession, store: Store, customer: Customer | None
+) -> Any:
+    """Erase what this plugin holds on ``customer`` of ``store``; ``None`` means the whole
+    store is being erased (``shop/redact``).
+
+    Fires inside the erasure's transaction, before Taskra deletes its own rows (the
+    customer's conversations still exist, so a plugin can find its rows through them).
+    Write through ``session``: the erasure commits or rolls back as a whole, and may run
+    again after a crash, so be idempotent. Rows with a cascading foreign key to the
+    customer or the store go by themselves; erase what they do not cover (search entries,
+    files, remote copies). Return a short label of what was erased (for the ledger's
+    report, no personal data) or ``None``. Every implementation runs.
+    """
+
+
 # --- drafting and replies -------------------------------------------------------------------
 
 
@@ -168,6 +203,38 @@ def reply_sent(taskra: Taskra, message: Message) -> Any:
     """
 
 
+# --- billing ---------------------------------------------------------------------------------
+
+
+@hookspec
+def register_billing_providers(register: Callable[..., None]) -> Any:
+    """Register billing providers (see :mod:`taskra_core.billing.providers`).
+
+    Fires during ``taskra.startup()``. Call ``register(name, factory)`` where ``factory``
+    takes the :class:`~taskra_core.settings.Settings` and returns a ``BillingProvider``;
+    it is called the first time the provider is used. Built in: ``stripe``, and ``shopify``
+    with the web shell. Registering a name twice is a start-up error.
+    """
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+@hookspec
+def register_retention_policies(register: Callable[..., None]) -> Any:
+    """Register retention policies, so a plugin's own data is deleted when it is due.
+
+    Fires during ``taskra.startup()``. Call
+    ``register(name, sweep, *, period, description="")``: ``period`` is a ``timedelta`` or a
+    function of the :class:`~taskra_core.settings.Settings` returning one, and ``sweep`` is
+    ``async def sweep(ctx: SweepContext) -> dict[str, int]`` that deletes what is older than
+    ``ctx.cutoff`` (``now - period``), best through ``ctx.delete(table, where)``, which deletes
+    in short batches and only counts in a dry run. Return rows per table. Policies run in
+    registration order, a plugin's before Taskra's built-in ones. Registering a name twice is
+    a start-up error.
+    """
+
+
 # --- templates -------------------------------------------------------------------------------
 
 
@@ -177,7 +244,7 @@ def template_dirs() -> Any:
 
     Must answer synchronously. Taskra looks in these before its own ``templates/``, so a
     plugin can add pages and emails or replace one of Taskra's by giving it the same name
-    (for example ``emails/invitation.txt``). Templates are autoescaped when they end in
+    (for example ``email/invitation.txt``). Templates are autoescaped when they end in
     ``.html``.
     """
 

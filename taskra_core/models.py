@@ -114,7 +114,11 @@ class Customer(SQLModel, table=True):
     """A store's customer (end user); emails are normalized and unique per store."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("store_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "email"),
+        # The retention sweep finds customers inactive for a year (taskra_core.retention).
+        Index("ix_customers_store_updated", "store_id", "updated_at"),
+    )
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -333,7 +337,29 @@ class PrivacyRequest(SQLModel, table=True):
     received_at: datetime = _ts(nullable=False)
     due_at: datetime = _ts(nullable=False, index=True)
     completed_at: datetime | None = _ts()
+    # completed | nothing_held | refused: what was done (details in ``result``).
+    outcome: str | None = Field(default=None, max_length=32)
     result: dict[str, Any] = _json()
+
+
+class PrivacyExport(SQLModel, table=True):
+    """A compiled copy of what Taskra holds on one customer, for the merchant to download.
+
+    Personal data itself, so ``data`` is sealed (AES-256-GCM) when a secret key is set, it
+    expires (``expires_at``), and it goes with the customer on erasure (cascade).
+    """
+
+    __tablename__ = "privacy_exports"
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    customer_id: int | None = _fk("customers.id", nullable=True)
+    request_id: int | None = _fk("privacy_requests.id", nullable=True, ondelete="SET NULL")
+    data: str = ""
+    sealed: bool = False
+    size_bytes: int = 0
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
 
 
 class BillingRecord(SQLModel, table=True):
@@ -355,11 +381,42 @@ class BillingRecord(SQLModel, table=True):
     data: dict[str, Any] = _json()
 
 
+class BillingSubscription(SQLModel, table=True):
+    """A store's subscription with a billing provider (Shopify or Stripe), as last reported.
+
+    ``last_event_at`` is the provider's timestamp of the newest event applied: an older event
+    arriving late (webhooks are not ordered) changes nothing. ``data`` keeps provider ids a
+    later call needs (Shopify's usage line item); never card data.
+    """
+
+    __tablename__ = "billing_subscriptions"
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    provider: str = Field(max_length=16)  # shopify | stripe
+    external_id: str = Field(max_length=255)  # gid://shopify/AppSubscription/1 | sub_... | cs_...
+    customer_id: str | None = Field(default=None, max_length=255)  # Stripe customer
+    plan: str = Field(max_length=64)
+    # pending | active | trialing | past_due | canceled | declined | expired | frozen | ...
+    status: str = Field(default="pending", max_length=32)
+    current_period_end: datetime | None = _ts()
+    trial_ends_at: datetime | None = _ts()
+    last_event_at: datetime | None = _ts()
+    data: dict[str, Any] = _json()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
 class JobRecord(SQLModel, table=True):
     """One durable job. See :mod:`taskra_core.jobs` for the state machine."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "state", "run_after"),)
+    __table_args__ = (
+        Index("ix_jobs_due", "state", "run_after"),
+        # The retention sweep finds finished jobs by age.
+        Index("ix_jobs_finished", "state", "finished_at"),
+    )
 
     id: int | None = _pk()
     store_id: int | None = _store_fk(nullable=True)
@@ -391,6 +448,8 @@ class WebhookReceipt(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "delivery_id"),
         UniqueConstraint("source", "shop_domain", "event_id"),
+        # The retention sweep finds old receipts by age.
+        Index("ix_webhook_receipts_received_at", "received_at"),
     )
 
     id: int | None = _pk()
@@ -416,6 +475,8 @@ class AccountSession(SQLModel, table=True):
     stored, so a leaked table cannot be replayed as cookies; revoking sets ``revoked_at``."""
 
     __tablename__ = "account_sessions"
+    # The retention sweep finds expired sessions.
+    __table_args__ = (Index("ix_account_sessions_expires_at", "expires_at"),)
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -432,6 +493,8 @@ class LoginLink(SQLModel, table=True):
     signs in); a link of one purpose never works as the other."""
 
     __tablename__ = "login_links"
+    # The retention sweep finds expired links.
+    __table_args__ = (Index("ix_login_links_expires_at", "expires_at"),)
 
     id: int | None = _pk()
     store_id: int = _store_fk()
@@ -453,9 +516,49 @@ class LoginFailure(SQLModel, table=True):
     __table_args__ = (
         Index("ix_login_failures_email", "email", "failed_at"),
         Index("ix_login_failures_client", "client_key", "failed_at"),
+        # The retention sweep finds failures older than the rate-limit window.
+        Index("ix_login_failures_failed_at", "failed_at"),
     )
 
     id: int | None = _pk()
     email: str = Field(max_length=320)  # normalized lower-case
     client_key: str = Field(max_length=255)  # the client's address, as the shell sees it
     failed_at: datetime = _ts(nullable=False)
+
+
+class ChatSession(SQLModel, table=True):
+    """A storefront chat visitor's session, bound to one store (see ``taskra_chat``).
+
+    The browser keeps a random token; only its SHA-256 is stored. ``public_id`` is the chat
+    conversation's thread key. ``shopify_customer_id`` is the logged-in customer the app proxy
+    vouched for when the session began (the session then serves only that customer);
+    ``email`` is what an anonymous visitor typed (unverified).
+    """
+
+    __tablename__ = "chat_sessions"
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    public_id: str = Field(max_length=32, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    shopify_customer_id: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+
+
+class ChatRateCounter(SQLModel, table=True):
+    """Requests counted per store, bucket (a visitor, the store, a client) and fixed window,
+    in the database so that every web process shares one count."""
+
+    __tablename__ = "chat_rate_counters"
+    __table_args__ = (
+        UniqueConstraint("store_id", "bucket", "window_start"),
+        Index("ix_chat_rate_counters_window", "window_start"),
+    )
+
+    id: int | None = _pk()
+    store_id: int = _store_fk()
+    bucket: str = Field(max_length=80)
+    window_start: datetime = _ts(nullable=False)
+    count: int = 0

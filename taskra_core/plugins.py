@@ -32,6 +32,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "taskra_core.default_plugins.jobs",
     "taskra_core.default_plugins.orders",
     "taskra_core.default_plugins.drafting",
+    "taskra_core.default_plugins.billing",
+    "taskra_core.default_plugins.retention",
+    "taskra_core.privacy.plugin",
 )
 
 

@@ -38,6 +38,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./taskra.db"
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_SHOPIFY_API_VERSION = "2026-10"
 DEFAULT_RESEND_API_URL = "https://api.resend.com"
+DEFAULT_STRIPE_API_URL = "https://api.stripe.com"
 
 
 class ModelPrice(BaseModel):
@@ -49,6 +50,22 @@ class ModelPrice(BaseModel):
     output: float = Field(ge=0)
     cache_write: float = Field(ge=0)
     cache_read: float = Field(ge=0)
+
+
+class PlanSettings(BaseModel):
+    """A billing plan (see :mod:`taskra_core.billing.plans`); prices in cents."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = Field(min_length=1)
+    price_cents: int = Field(ge=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    included_replies: int = Field(ge=0)
+    overage_cents: int = Field(default=0, ge=0)
+    overage_cap_cents: int = Field(default=0, ge=0)
+    trial_days: int = Field(default=0, ge=0, le=365)
+    stripe_price: str | None = None
+    stripe_metered_price: str | None = None
 
 
 def _env(name: str) -> Any:
@@ -132,6 +149,12 @@ class Settings(BaseSettings):
     # --- web --------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", validation_alias=_env("TASKRA_HOST"), description="Bind host.")
     port: int = Field(8000, validation_alias=_env("TASKRA_PORT"), description="Bind port.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("TASKRA_METRICS_TOKEN"),
+        description="Bearer token that GET /metrics requires. Unset: /metrics answers only "
+        "requests from this machine (loopback) in development, and nobody in production.",
+    )
 
     # --- jobs -------------------------------------------------------------------------------
     job_max_attempts: int = Field(
@@ -192,6 +215,68 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=_env("TASKRA_WORKER_SHUTDOWN_GRACE_SECONDS"),
         description="On shutdown, how long running jobs may finish before they are released.",
+    )
+
+    # --- retention (taskra_core.retention, docs/retention.md) -------------------------------
+    retention_messages_days: int = Field(
+        365,
+        ge=1,
+        validation_alias=_env("TASKRA_RETENTION_MESSAGES_DAYS"),
+        description="Customer messages and AI replies are deleted this many days after they "
+        "were stored (the privacy policy promises 12 months).",
+    )
+    retention_account_grace_days: int = Field(
+        7,
+        ge=0,
+        le=28,
+        validation_alias=_env("TASKRA_RETENTION_ACCOUNT_GRACE_DAYS"),
+        description="Days an account waits after its deletion request before the daily sweep "
+        "deletes it; at most 28, so deletion always lands within 30 days of the request.",
+    )
+    retention_billing_years: int = Field(
+        7,
+        ge=1,
+        validation_alias=_env("TASKRA_RETENTION_BILLING_YEARS"),
+        description="Billing records and usage totals are kept this many years (UK tax law: 7).",
+    )
+    retention_jobs_days: int = Field(
+        30,
+        ge=1,
+        validation_alias=_env("TASKRA_RETENTION_JOBS_DAYS"),
+        description="Finished (done) jobs are deleted this many days after they finished.",
+    )
+    retention_dead_jobs_days: int = Field(
+        90,
+        ge=1,
+        validation_alias=_env("TASKRA_RETENTION_DEAD_JOBS_DAYS"),
+        description="Dead jobs stay this many days for operators to inspect and retry.",
+    )
+    retention_webhooks_days: int = Field(
+        30,
+        ge=3,
+        validation_alias=_env("TASKRA_RETENTION_WEBHOOKS_DAYS"),
+        description="Webhook receipts are kept this many days to recognise repeated "
+        "deliveries (Shopify retries for 48 hours).",
+    )
+    retention_sessions_days: int = Field(
+        7,
+        ge=0,
+        validation_alias=_env("TASKRA_RETENTION_SESSIONS_DAYS"),
+        description="Sessions, sign-in links and failed sign-ins are deleted this many days "
+        "after they stopped working (expired, revoked, used, out of the rate-limit window).",
+    )
+    retention_batch_size: int = Field(
+        2000,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("TASKRA_RETENTION_BATCH_SIZE"),
+        description="Rows deleted per transaction by the retention sweep.",
+    )
+    retention_schedule: bool = Field(
+        True,
+        validation_alias=_env("TASKRA_RETENTION_SCHEDULE"),
+        description="Queue the daily retention sweep at start-up (off: run `taskra retention "
+        "run` from your own scheduler).",
     )
 
     # --- providers ----------------------------------------------------------------------------
@@ -359,6 +444,32 @@ class Settings(BaseSettings):
         validation_alias=_env("STRIPE_WEBHOOK_SECRET"),
         description="Stripe endpoint secret (whsec_...).",
     )
+    stripe_api_url: str = Field(
+        DEFAULT_STRIPE_API_URL,
+        validation_alias=_env("STRIPE_API_URL"),
+        description="Address of the Stripe API (a local fake in tests and development).",
+    )
+    stripe_meter_event: str = Field(
+        "ai_replies",
+        min_length=1,
+        validation_alias=_env("TASKRA_STRIPE_METER_EVENT"),
+        description="Event name of the Stripe billing meter that counts AI replies.",
+    )
+    billing_plans: dict[str, PlanSettings] = Field(
+        default_factory=dict,
+        validation_alias=_env("TASKRA_BILLING_PLANS"),
+        description="JSON plans added to (or replacing) the built-in ones, by name.",
+    )
+    billing_provider: Literal["shopify", "stripe"] = Field(
+        "shopify",
+        validation_alias=_env("TASKRA_BILLING_PROVIDER"),
+        description="How stores pay by default: Shopify (App Store installs) or Stripe.",
+    )
+    shopify_billing_test: bool | None = Field(
+        None,
+        validation_alias=_env("TASKRA_SHOPIFY_BILLING_TEST"),
+        description="Create Shopify charges in test mode; unset: test on development stores.",
+    )
     resend_api_key: SecretStr | None = Field(
         None, validation_alias=_env("RESEND_API_KEY"), description="Resend API key."
     )
@@ -396,7 +507,58 @@ class Settings(BaseSettings):
         description="Largest inbound email accepted, in bytes of raw MIME; larger gets 413.",
     )
 
-    @field_validator("model_prices", mode="before")
+    # --- storefront chat (channels/taskra_chat) ------------------------------------------------
+    chat_visitor_messages_per_minute: int = Field(
+        8,
+        ge=1,
+        validation_alias=_env("TASKRA_CHAT_VISITOR_MESSAGES_PER_MINUTE"),
+        description="Chat messages one visitor may send per minute; more get 429.",
+    )
+    chat_client_messages_per_minute: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env("TASKRA_CHAT_CLIENT_MESSAGES_PER_MINUTE"),
+        description="Chat messages and new chat sessions one client address may make per "
+        "minute in one store (stops a bot that starts a new session per message).",
+    )
+    chat_store_messages_per_minute: int = Field(
+        120,
+        ge=1,
+        validation_alias=_env("TASKRA_CHAT_STORE_MESSAGES_PER_MINUTE"),
+        description="Chat messages one store accepts per minute from all its visitors.",
+    )
+    chat_max_body_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        validation_alias=_env("TASKRA_CHAT_MAX_BODY_BYTES"),
+        description="Largest chat request body accepted, in bytes; larger gets 413.",
+    )
+    chat_max_message_chars: int = Field(
+        2000,
+        ge=100,
+        le=20_000,
+        validation_alias=_env("TASKRA_CHAT_MAX_MESSAGE_CHARS"),
+        description="Longest chat message a visitor may send, in characters.",
+    )
+    # Short enough that Shopify's proxy never times a held request out.
+    chat_wait_seconds: float = Field(
+        8.0,
+        ge=0,
+        le=60,
+        validation_alias=_env("TASKRA_CHAT_WAIT_SECONDS"),
+        description="How long the widget's request for new replies is held open when there "
+        "are none (long polling); 0 answers at once.",
+    )
+    chat_poll_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=5,
+        validation_alias=_env("TASKRA_CHAT_POLL_SECONDS"),
+        description="While a widget's request is held open, how often it looks for new replies.",
+    )
+
+    @field_validator("model_prices", "billing_plans", mode="before")
     @classmethod
     def _prices(cls, value: object) -> object:
         if isinstance(value, str):
@@ -430,7 +592,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a domain name such as inbound.example.com")
         return domain
 
-    @field_validator("resend_api_url", mode="after")
+    @field_validator("resend_api_url", "stripe_api_url", mode="after")
     @classmethod
     def _api_url(cls, value: str) -> str:
         # The SDK appends paths such as "/emails": a trailing slash would double it.

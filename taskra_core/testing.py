@@ -27,6 +27,8 @@ def make_test_settings(database_url: str, **overrides: Any) -> Settings:
         "job_backoff_base_seconds": 0.01,
         "job_backoff_max_seconds": 0.05,
         "worker_shutdown_grace_seconds": 5.0,
+        # A test that wants the daily retention sweep queued turns this on.
+        "retention_schedule": False,
     }
     values.update(overrides)
     return Settings.from_values(**values)

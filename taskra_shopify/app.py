@@ -8,6 +8,7 @@ not to, an in-process job worker, and shuts them down in reverse order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,15 +27,20 @@ from taskra_core.settings import Settings
 from taskra_core.worker import Worker
 from taskra_shopify import hookspecs
 from taskra_shopify.api import api_routes
+from taskra_shopify.billing_routes import billing_routes
 from taskra_shopify.http_errors import error_response, json_error
 from taskra_shopify.login import login_routes
+from taskra_shopify.metrics import metrics_endpoint
 from taskra_shopify.pages import page_routes
+from taskra_shopify.pages.privacy import privacy_routes
 from taskra_shopify.pages.render import STATIC_DIR, templates_for
 from taskra_shopify.password import password_routes
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
 from taskra_shopify.webhook_batch import ReceiptBatcher
 from taskra_shopify.webhooks import webhook_routes
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -67,9 +73,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def taskra_error(request: Request, exc: Exception) -> JSONResponse:
-    """Plugin routes raise Taskra's errors; this is where they become HTTP statuses."""
+    """Plugin routes raise Taskra's errors; this is where they become HTTP statuses. An
+    error answer is never cached (the storefront chat goes through Shopify's proxy)."""
     assert isinstance(exc, TaskraError)
-    return error_response(exc)
+    response = error_response(exc)
+    if response.status_code == 500:
+        log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def plugin_routes(taskra: Taskra) -> list[BaseRoute]:
@@ -109,8 +120,11 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         *plugin_routes(taskra),
         # Early: the busiest route (Shopify's bursts) should not be matched against all.
         *webhook_routes(),
+        *billing_routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        *privacy_routes(),
         *page_routes(),
         Route(BOUNCE_PATH, bounce_page),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

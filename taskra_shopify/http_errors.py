@@ -16,7 +16,11 @@ STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.WebhookSignatureInvalid, 401),
     (errors.WebhookTooLarge, 413),
     (errors.EmailTooLarge, 413),
+    (errors.ChatRequestTooLarge, 413),
+    (errors.ProxySignatureInvalid, 401),
+    (errors.ChatRateLimited, 429),
     (errors.WebhookMalformed, 400),
+    (errors.StripeSignatureInvalid, 400),
     (errors.LoginRateLimited, 429),
     (errors.CsrfRejected, 403),
     (errors.PermissionDenied, 403),
@@ -28,6 +32,8 @@ STATUS: tuple[tuple[type[errors.TaskraError], int], ...] = (
     (errors.ModelUnavailable, 503),
     (errors.ShopifyError, 502),
     (errors.OrdersUnavailable, 503),
+    (errors.BillingUnavailable, 503),
+    (errors.BillingError, 502),
     (errors.MailUnavailable, 503),
     (errors.DeliveryError, 502),
     (errors.ConfigurationError, 503),
@@ -47,8 +53,9 @@ def error_response(error: errors.TaskraError) -> JSONResponse:
     # Server-side failures say what kind of failure it was, never internal details.
     message = str(error) if status < 500 or status in (502, 503) else "Internal error."
     response = json_error(status, type(error).__name__, message)
-    if isinstance(error, errors.LoginRateLimited) and error.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, errors.LoginRateLimited | errors.ChatRateLimited) and retry_after:
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
     return response
 
 

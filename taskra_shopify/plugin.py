@@ -52,10 +52,9 @@ def register_jobs(register: Callable[..., None]) -> None:
     register(sync.APPLY_JOB, sync_jobs.apply_job)
 
     from taskra_shopify.webhook_dispatch import WEBHOOK_JOB, run_webhook
-    from taskra_shopify.webhook_handlers import PRIVACY_JOB, privacy_request_pending
 
+    # privacy.request (the compliance topics' work) is the core's: taskra_core.privacy.
     register(WEBHOOK_JOB, run_webhook)
-    register(PRIVACY_JOB, privacy_request_pending)
 
 
 @hookimpl
@@ -65,6 +64,17 @@ def register_webhook_topics(register: Callable[..., None]) -> None:
 
     store_topics.register(register)
     register_builtin_topics(register)  # app lifecycle and the privacy compliance topics
+
+    from taskra_shopify import billing
+
+    billing.register_topics(register)  # app_subscriptions/update
+
+
+@hookimpl
+def register_billing_providers(register: Callable[..., None]) -> None:
+    from taskra_shopify.billing import NAME, ShopifyBilling
+
+    register(NAME, ShopifyBilling)
 
 
 @hookimpl

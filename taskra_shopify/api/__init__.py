@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Route
 from taskra_shopify.api import (  # noqa: F401  (their endpoints register on api)
     accounts,
     ai,
+    billing,
     events,
     inbox,
     knowledge,
+    privacy,
 )
 from taskra_shopify.api.openapi import openapi_endpoint
 from taskra_shopify.api.v1 import api
