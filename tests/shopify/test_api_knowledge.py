@@ -191,7 +191,8 @@ async def test_knowledge_endpoints_need_a_session_token(client: httpx.AsyncClien
 
 
 async def test_openapi_documents_the_faq_key_as_a_string(client: httpx.AsyncClient) -> None:
-    """String path parameters are documented as strings, integer ones still as integers."""
+    """String path parameters are documented as strings, integer ones as the integers a
+    route accepts (digits only, within the database's 64-bit ids)."""
     paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
     put = paths["/api/v1/knowledge/faqs/{key}"]["put"]
     assert put["parameters"] == [
@@ -201,4 +202,4 @@ async def test_openapi_documents_the_faq_key_as_a_string(client: httpx.AsyncClie
     assert "delete" in paths["/api/v1/knowledge/faqs/{key}"]
     assert set(paths["/api/v1/knowledge/brand-voice"]) == {"get", "put"}
     draft = paths["/api/v1/drafts/{draft_id}"]["get"]["parameters"][0]
-    assert draft["schema"] == {"type": "integer"}
+    assert draft["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
