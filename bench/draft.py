@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import record
 from knowledge_search import populate, timed
 
 from taskra_core.app import Taskra
@@ -107,6 +108,16 @@ async def overhead(url: str, products: int, rounds: int, questions: list[dict[st
     print(f"{'ratio':24}{d50 / s50:>10.2f}{d95 / s95:>10.2f}")
     verdict = "within" if d95 < 15 else "OVER"
     print(f"budget p95 < 15 ms: {verdict} ({d95:.2f} ms)")
+    record(
+        "draft",
+        f"draft overhead p95 at {products:,} products ({taskra.db.dialect})",
+        d95,
+        "ms",
+        budget="< 15 ms",
+        met=d95 < 15,
+        baseline=s95,
+        baseline_label="knowledge search alone, p95",
+    )
 
 
 def responder(body: dict[str, Any]) -> Reply:
@@ -163,6 +174,16 @@ async def cache_share(url_for: Any, questions: list[dict[str, Any]]) -> None:
         f"(target >= 0.80: {'met' if read / prompt >= 0.8 else 'NOT met'})"
     )
     print(f"first reply: {cached[0].cache_write_tokens} tokens written to the cache")
+    record(
+        "draft",
+        f"prompt cache: share of input tokens read from cache, replies 2-{len(cached)}",
+        read / prompt,
+        "share",
+        budget=">= 0.80",
+        met=read / prompt >= 0.8,
+        baseline=cost_plain / cost_cached,
+        baseline_label="cost without a cache breakpoint / with it",
+    )
     print(
         f"cost of {len(cached)} drafts: with cache ${usd(cost_cached):.4f}, "
         f"baseline without breakpoint ${usd(cost_plain):.4f}, "

@@ -27,6 +27,8 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _results import record
+
 from taskra_core.inbox.listing import ConversationFilter
 from taskra_core.models import Conversation, Customer, Message, Store
 from taskra_core.testing import make_test_taskra
@@ -237,6 +239,16 @@ async def main() -> None:
                 _, b95 = await timed(baseline)
                 verdict = "ok" if p95 < 25 else "OVER BUDGET"
                 print(f"{name:<36}{p50:>9.2f}{p95:>9.2f}{b95:>14.2f}{p95 / b95:>8.1f}  {verdict}")
+                record(
+                    "inbox",
+                    f"{name} p95 at {args.messages:,} messages ({taskra.db.dialect})",
+                    p95,
+                    "ms",
+                    budget="< 25 ms",
+                    met=p95 < 25,
+                    baseline=b95,
+                    baseline_label="the bare SQL query, p95",
+                )
         finally:
             await taskra.shutdown()
 
