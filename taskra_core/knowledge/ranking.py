@@ -52,7 +52,10 @@ _NON_WORD = re.compile(r"[\W_]+")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 # What may follow a stem: "exchang" finds "exchanged", "deliver" finds "delivery", but
 # "cart" does not find "cartridge".
-_ENDINGS = r"(?:e|es|s|ed|ing|ings|er|ers|y|ies|ied|al|als|ment|ments|ion|ions|ly|able)?"
+# What may follow a stem: "deliver" matches "delivers", "delivered", "delivery"...
+_ENDING_SET = frozenset(
+    ["", *"e es s ed ing ings er ers y ies ied al als ment ments ion ions ly able".split()]
+)
 
 
 @dataclass(frozen=True)
@@ -75,17 +78,49 @@ class Ranked:
 
 @dataclass(frozen=True)
 class _Needle:
-    """How to find one word or phrase in normalized text, and what a match is worth."""
+    """How to find one word or phrase in normalized text, and what a match is worth.
+
+    ``parts`` are the words' keys, each whole (``True``: the word exactly) or a stem that may
+    take one of ``_ENDINGS``. Matching walks the normalized text with ``str.find`` instead of
+    a regular expression: compiling one per query word cost more than the whole search.
+    """
 
     text: str
-    pattern: re.Pattern[str] | None  # None: match ``text`` exactly
+    parts: tuple[tuple[str, bool], ...] | None  # None: match ``text`` exactly
     weight: float
     number: bool
 
     def count(self, field: str) -> int:
         if self.text not in field:
             return 0
-        return len(self.pattern.findall(field)) if self.pattern else field.count(self.text)
+        if self.parts is None:
+            return field.count(self.text)
+        first = " " + self.parts[0][0]
+        found = 0
+        position = field.find(first)
+        while position != -1:
+            end = self._match(field, position)
+            if end is None:
+                position = field.find(first, position + 1)
+            else:
+                found += 1
+                position = field.find(first, end)
+        return found
+
+    def _match(self, field: str, position: int) -> int | None:
+        """Where a match starting at ``position`` ends (before its closing space), or None."""
+        assert self.parts is not None
+        for key, whole in self.parts:
+            if not field.startswith(" " + key, position):
+                return None
+            start = position + 1 + len(key)
+            position = field.find(" ", start)
+            if position == -1:
+                return None
+            ending = field[start:position]
+            if ending and (whole or ending not in _ENDING_SET):
+                return None
+        return position
 
 
 def rank(query: Query, candidates: Sequence[Candidate], k: int) -> list[Ranked]:
@@ -267,8 +302,7 @@ def _needle(term: str, weight: float) -> _Needle:
     text = " " + " ".join(p for p, _ in parts)
     if all(whole for _, whole in parts):
         return _Needle(text + " ", None, weight, term.isdigit())
-    pattern = " ".join(re.escape(p) + ("" if whole else _ENDINGS) for p, whole in parts)
-    return _Needle(text, re.compile(f" {pattern}(?= )"), weight, False)
+    return _Needle(text, tuple(parts), weight, False)
 
 
 def _needles(concept: Concept, boost: float) -> list[_Needle]:
