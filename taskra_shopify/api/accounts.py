@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from taskra_core.errors import PermissionDenied
 from taskra_core.models import Account
+from taskra_core.retention.accounts import request_account_deletion
 from taskra_core.team import MAX_NAME_CHARS, PASSWORD_LINK_TTL
 from taskra_shopify.api.endpoint import Call
 from taskra_shopify.api.v1 import api
@@ -74,3 +75,18 @@ async def my_password_link(call: Call) -> dict[str, Any]:
         "sent_to": account.email,
         "expires_in_seconds": int(PASSWORD_LINK_TTL.total_seconds()),
     }
+
+
+@api.post(
+    "/accounts/me/deletion",
+    summary="Ask for your own account to be deleted (gone within 30 days)",
+    status=202,
+    tag="accounts",
+)
+async def delete_my_account(call: Call) -> dict[str, Any]:
+    """The privacy policy's promise: an account is deleted within 30 days of the request.
+    The account is signed out everywhere at once; the retention sweep deletes it."""
+    if call.principal.account_id is None:
+        raise PermissionDenied("This session token names no staff member whose account to delete.")
+    deadline = await request_account_deletion(call.taskra, call.store_id, call.principal.account_id)
+    return {"account_id": call.principal.account_id, "deleted_by": deadline.isoformat()}

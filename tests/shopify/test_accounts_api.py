@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -278,3 +278,22 @@ async def test_openapi_lists_the_accounts_endpoints(client: httpx.AsyncClient) -
     assert "201" in paths["/api/v1/accounts"]["post"]["responses"]
     assert "204" in paths["/api/v1/accounts/{account_id}"]["delete"]["responses"]
     assert "202" in paths["/api/v1/accounts/me/password-link"]["post"]["responses"]
+
+
+async def test_anyone_can_ask_for_their_own_account_to_be_deleted(
+    agent: Staff, taskra: Taskra
+) -> None:
+    """202 with the date the account will be gone by (30 days, as the privacy policy says);
+    the request is recorded for the retention sweep, and asking again keeps the first date."""
+    response = await agent.request("POST", "/accounts/me/deletion")
+    assert response.status_code == 202, response.text
+    again = await agent.request("POST", "/accounts/me/deletion")
+    assert again.json() == response.json()
+    async with taskra.db.session() as session:
+        account = await session.scalar(
+            select(Account).where(col(Account.email) == "sam@example.com")
+        )
+    assert account is not None
+    assert account.deletion_requested_at is not None
+    deleted_by = datetime.fromisoformat(response.json()["deleted_by"])
+    assert deleted_by - account.deletion_requested_at == timedelta(days=30)
