@@ -54,7 +54,8 @@ _COMBINING = re.compile(r"[\u0300-\u036f]")
 # "cart" does not find "cartridge".
 # What may follow a stem: "deliver" matches "delivers", "delivered", "delivery"...
 _ENDING_SET = frozenset(
-    ["", *"e es s ed ing ings er ers y ies ied al als ment ments ion ions ly able".split()]
+    {"", "e", "es", "s", "ed", "ing", "ings", "er", "ers", "y", "ies", "ied", "al", "als"}
+    | {"ment", "ments", "ion", "ions", "ly", "able"}
 )
 
 
