@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         validation_alias=_env("TASKRA_WORKER_SHUTDOWN_GRACE_SECONDS"),
         description="On shutdown, how long running jobs may finish before they are released.",
     )
+    worker_yield_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        validation_alias=_env("TASKRA_WORKER_YIELD_SECONDS"),
+        description="The worker inside taskra serve holds back new jobs while requests are "
+        "being served, for at most this long at a time (0: never holds back).",
+    )
 
     # --- retention (taskra_core.retention, docs/retention.md) -------------------------------
     retention_messages_days: int = Field(

@@ -13,7 +13,9 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from taskra_core.errors import LeaseLost, UnknownJobKind
@@ -35,7 +37,12 @@ class Worker:
         concurrency: int | None = None,
         poll_seconds: float | None = None,
         worker_id: str | None = None,
+        busy: Callable[[], bool] | None = None,
+        yield_seconds: float | None = None,
     ) -> None:
+        """``busy`` (the web app's "serving requests now") makes the worker hold back new
+        jobs while it is true, for at most ``yield_seconds`` at a time: in one process, a
+        burst of requests is answered first and its jobs run right after."""
         settings = taskra.settings
         self.taskra = taskra
         self.concurrency = concurrency or settings.worker_concurrency
@@ -44,6 +51,11 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: dict[asyncio.Task[None], Job] = {}
         self._stopping = asyncio.Event()
+        self._busy = busy
+        self.yield_seconds = (
+            settings.worker_yield_seconds if yield_seconds is None else yield_seconds
+        )
+        self._last_claim = time.monotonic()
 
     def stop(self) -> None:
         """Ask the worker to finish; :meth:`run` returns once running jobs are settled."""
@@ -56,6 +68,8 @@ class Worker:
             while not self._stopping.is_set():
                 if len(self._running) >= self.concurrency:
                     await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
+                elif self._yielding():
+                    await asyncio.sleep(0.02)
                 elif await self._claim_and_start() == 0:
                     await self._idle()
         finally:
@@ -81,6 +95,12 @@ class Worker:
     def _kinds(self) -> tuple[str, ...]:
         return self.taskra.job_handlers.kinds
 
+    def _yielding(self) -> bool:
+        """Hold back while the web app is busy, but never longer than ``yield_seconds``."""
+        if self._busy is None or not self.yield_seconds or not self._busy():
+            return False
+        return time.monotonic() - self._last_claim < self.yield_seconds
+
     async def _idle(self) -> None:
         wakeup = self.taskra.jobs.wakeup
         with contextlib.suppress(TimeoutError):
@@ -88,6 +108,7 @@ class Worker:
         wakeup.clear()
 
     async def _claim_and_start(self) -> int:
+        self._last_claim = time.monotonic()
         free = self.concurrency - len(self._running)
         registry = self.taskra.job_handlers
         leases = {

@@ -37,6 +37,7 @@ from taskra_shopify.pages.render import STATIC_DIR, templates_for
 from taskra_shopify.password import password_routes
 from taskra_shopify.security import SecurityHeaders
 from taskra_shopify.session_token import BOUNCE_PATH, bounce_page
+from taskra_shopify.traffic import CountRequests, Traffic
 from taskra_shopify.webhook_batch import ReceiptBatcher
 from taskra_shopify.webhooks import webhook_routes
 
@@ -104,7 +105,7 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         worker: Worker | None = None
         task: asyncio.Task[Any] | None = None
         if run_worker:
-            worker = Worker(taskra)
+            worker = Worker(taskra, busy=traffic.busy)
             task = asyncio.create_task(worker.run(), name="taskra-worker")
         try:
             yield
@@ -132,13 +133,15 @@ def create_app(taskra: Taskra, *, run_worker: bool = True) -> Starlette:
         *password_routes(),
         *api_routes(),
     ]
+    traffic = Traffic()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(CountRequests, traffic=traffic), Middleware(SecurityHeaders)],
         exception_handlers={TaskraError: taskra_error, HTTPException: http_error},
     )
     app.state.taskra = taskra
+    app.state.traffic = traffic
     app.state.webhook_batcher = ReceiptBatcher(taskra)
     app.state.templates = templates_for(taskra)
     return app

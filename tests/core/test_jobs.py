@@ -305,3 +305,47 @@ async def test_hook_job_retry_delay(database_url: str) -> None:
     assert all(20 <= d <= 40 for d in delays)
     assert len(delays) > 1  # jittered
     await taskra.shutdown()
+
+
+async def test_a_worker_holds_back_while_its_process_is_busy(
+    core: Taskra, handlers: Handlers
+) -> None:
+    """Given a "busy" signal (the web app serving requests), the worker claims nothing while
+    it holds; once the signal clears, the job runs."""
+    busy = True
+    job_id = await _enqueue(core, "count")
+    worker = Worker(core, busy=lambda: busy, yield_seconds=60)
+    run = asyncio.create_task(worker.run())
+    try:
+        for _ in range(20):  # many turns of the worker's loop
+            await asyncio.sleep(0.02)
+        assert handlers.calls == []
+        assert (await _job(core, job_id)).state == "queued"
+        busy = False
+        for _ in range(500):
+            if handlers.calls:
+                break
+            await asyncio.sleep(0.01)
+        assert handlers.calls == [("count", job_id)]
+    finally:
+        worker.stop()
+        await asyncio.wait_for(run, timeout=5)
+
+
+async def test_a_busy_process_still_runs_its_jobs_after_the_yield_time(
+    core: Taskra, handlers: Handlers
+) -> None:
+    """Under traffic that never stops, the worker still claims jobs once per yield period,
+    so nothing starves."""
+    job_ids = [await _enqueue(core, "count") for _ in range(3)]
+    worker = Worker(core, busy=lambda: True, yield_seconds=0.05)
+    run = asyncio.create_task(worker.run())
+    try:
+        for _ in range(500):
+            if len(handlers.calls) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(job_id for _, job_id in handlers.calls) == sorted(job_ids)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(run, timeout=5)

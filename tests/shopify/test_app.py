@@ -30,7 +30,13 @@ class Channel:
         async def hello(request: Request) -> PlainTextResponse:
             return PlainTextResponse("hello from a plugin")
 
-        return [Route("/channels/test/hello", hello)]
+        async def traffic(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(str(request.app.state.traffic.in_flight))
+
+        return [
+            Route("/channels/test/hello", hello),
+            Route("/channels/test/traffic", traffic),
+        ]
 
     @hookimpl
     def register_jobs(self, register: Any) -> None:
@@ -97,3 +103,13 @@ def test_serve_runs_jobs_in_process(database_url: str) -> None:
 
         assert client.portal.call(state) == "done"  # type: ignore[union-attr]
     assert plugin.handled == [job_id]
+
+
+def test_requests_in_flight_are_counted_for_the_in_process_worker(database_url: str) -> None:
+    """While a request is being served it counts as traffic (the in-process worker holds
+    back new jobs then); once answered, nothing is in flight."""
+    _, app = _app(database_url, Channel(), run_worker=False)
+    with TestClient(app) as client:
+        during = client.get("/channels/test/traffic")
+        assert during.text == "1"
+        assert app.state.traffic.busy() is False
