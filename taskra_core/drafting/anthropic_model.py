@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from taskra_core.drafting.prompt import build_prompt
 from taskra_core.drafting.reply_models import ReplyModel
@@ -31,6 +29,9 @@ from taskra_core.drafting.types import (
 )
 from taskra_core.errors import ConfigurationError, ModelRejected, ModelUnavailable
 from taskra_core.settings import Settings
+
+if TYPE_CHECKING:
+    import anthropic
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class AnthropicReplyModel(ReplyModel):
         self.settings = settings
         self.model = settings.model
         self.cache = cache  # False only to measure what prompt caching saves (bench/draft.py)
+        # Imported here, not at the top: the SDK adds ~45 MB to a process, and one that
+        # drafts offline (the demo, no key) never needs it.
+        import anthropic
+
+        self._sdk = anthropic
         # base_url=None lets the SDK fall back to its default; the setting already holds
         # ANTHROPIC_BASE_URL, read once at the entry point like every other setting.
         self.client = anthropic.AsyncAnthropic(
@@ -123,6 +129,7 @@ class AnthropicReplyModel(ReplyModel):
     ) -> Any:
         # The SDK's overloads type every block as a TypedDict; ours are plain dicts.
         create: Any = self.client.messages.create
+        anthropic = self._sdk
         try:
             return await create(
                 model=self.model,

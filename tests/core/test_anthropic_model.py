@@ -7,6 +7,8 @@ Each test drafts for the demo store with ``taskra.drafting.preview`` (the path b
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -264,3 +266,19 @@ async def test_persistent_outage_ends_in_a_visible_failed_draft(
     assert draft.state == "failed"
     assert "500" in (draft.error or "")
     assert outbound == []
+
+
+def test_a_process_that_drafts_offline_never_loads_the_sdk() -> None:
+    """Starting Taskra with its default plugins (the anthropic model registered, no key)
+    does not import the Anthropic SDK, which would add tens of MB to every process."""
+    code = (
+        "import asyncio, sys\n"
+        "from taskra_core.testing import make_test_taskra\n"
+        "async def main():\n"
+        "    async with make_test_taskra('sqlite+aiosqlite:///:memory:') as t:\n"
+        "        assert 'anthropic' in t.reply_models.names\n"
+        "    print('anthropic' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
