@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from taskra_core.app import Taskra
 from taskra_core.billing.stripe_events import receive
+from taskra_core.bodies import read_bounded
 from taskra_core.errors import InvalidInput, TaskraError, WebhookTooLarge
 from taskra_core.notifications import UNSUBSCRIBE_PATH, set_service_updates
 from taskra_shopify.http_errors import error_response
@@ -38,22 +39,16 @@ async def stripe_webhook(request: Request) -> Response:
     """Verify and store one Stripe event; its job applies it."""
     taskra: Taskra = request.app.state.taskra
     try:
-        body = await _bounded_body(request, taskra.settings.webhook_max_bytes)
+        body = await read_bounded(
+            request.stream(),
+            taskra.settings.webhook_max_bytes,
+            WebhookTooLarge,
+            request.headers.get("content-length"),
+        )
         new = await receive(taskra, body, request.headers.get("stripe-signature"))
     except TaskraError as exc:
         return error_response(exc)
     return JSONResponse({"received": True, "duplicate": not new})
-
-
-async def _bounded_body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise WebhookTooLarge(f"The body is larger than the {limit}-byte limit.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _link(request: Request) -> tuple[int, str]:

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from taskra_core.bodies import read_bounded
 from taskra_core.errors import (
     ConfigurationError,
     InvalidInput,
@@ -81,7 +82,9 @@ async def verified_delivery(request: Request) -> Incoming:
     taskra = request.app.state.taskra
     settings: Settings = taskra.settings
     headers = _headers(request)
-    body = await _read_body(request, headers.get("content-length"), settings.webhook_max_bytes)
+    body = await read_bounded(
+        request.stream(), settings.webhook_max_bytes, WebhookTooLarge, headers.get("content-length")
+    )
     if not signature_valid(body, headers[HMAC_HEADER], webhook_secrets(settings)):
         raise WebhookSignatureInvalid(
             "The X-Shopify-Hmac-Sha256 header does not match the body under the app's client "
@@ -152,23 +155,6 @@ def _headers(request: Request) -> dict[str, str]:
 
 def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-")).replace("Api", "API")
-
-
-async def _read_body(request: Request, declared: str | None, limit: int) -> bytes:
-    if declared is not None:
-        if not (declared.isascii() and declared.isdigit()):
-            raise WebhookMalformed("The Content-Length header is not a number.")
-        if int(declared) > limit:
-            raise WebhookTooLarge(f"The body is larger than the {limit}-byte limit.")
-    chunks: list[bytes] = []
-    size = 0
-    # Counted while streaming too: a chunked body declares no length.
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise WebhookTooLarge(f"The body is larger than the {limit}-byte limit.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse(body: bytes) -> tuple[dict[str, Any], str | None]:

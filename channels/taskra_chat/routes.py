@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from taskra_chat.proxy import ProxyCaller, verify_proxy_query
 from taskra_chat.service import Chat
 from taskra_core import errors
+from taskra_core.bodies import read_bounded
 
 if TYPE_CHECKING:
     from taskra_core.app import Taskra
@@ -109,7 +110,12 @@ def chat_routes(taskra: Taskra) -> list[BaseRoute]:
 async def _open(request: Request, taskra: Taskra, model: type[T]) -> tuple[ProxyCaller, T]:
     """Verify the proxy signature, then read and validate the (unsigned) JSON body."""
     caller = verify_proxy_query(request.url.query, taskra.settings)
-    raw = await _read_body(request, taskra.settings.chat_max_body_bytes)
+    raw = await read_bounded(
+        request.stream(),
+        taskra.settings.chat_max_body_bytes,
+        lambda _: errors.ChatRequestTooLarge("The message is too large to send."),
+        request.headers.get("content-length"),
+    )
     try:
         data = json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError):
@@ -122,21 +128,6 @@ async def _open(request: Request, taskra: Taskra, model: type[T]) -> tuple[Proxy
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise errors.InvalidInput(f"{where}: {first['msg']}.") from None
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    too_large = errors.ChatRequestTooLarge("The message is too large to send.")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _client(request: Request) -> str | None:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from taskra_core.errors import EmailTooLarge, UnknownRecipient, WebhookMalformed, WebhookTooLarge
+from taskra_core.bodies import read_bounded
+from taskra_core.errors import EmailTooLarge, UnknownRecipient, WebhookTooLarge
 
 from .receive import receive_email
 from .resend_events import handle_event
@@ -42,7 +43,12 @@ async def resend_webhook(request: Request) -> JSONResponse:
     """Verify a Resend webhook and act on it."""
     taskra: Taskra = request.app.state.taskra
     settings = taskra.settings
-    body = await _read(request, settings.webhook_max_bytes, too_large=WebhookTooLarge)
+    body = await read_bounded(
+        request.stream(),
+        settings.webhook_max_bytes,
+        WebhookTooLarge,
+        request.headers.get("content-length"),
+    )
     secret = settings.resend_webhook_secret
     event = verify_svix(secret.get_secret_value() if secret else None, request.headers, body)
     try:
@@ -57,7 +63,12 @@ async def raw_inbound(request: Request) -> JSONResponse:
     """Verify and store one raw email; 201 when new, 200 for a repeat of a stored one."""
     taskra: Taskra = request.app.state.taskra
     settings = taskra.settings
-    body = await _read(request, settings.email_max_bytes, too_large=EmailTooLarge)
+    body = await read_bounded(
+        request.stream(),
+        settings.email_max_bytes,
+        EmailTooLarge,
+        request.headers.get("content-length"),
+    )
     secret = settings.email_inbound_secret
     verify_raw(secret.get_secret_value() if secret else None, request.headers, body)
     declared = request.headers.get(RECIPIENT_HEADER, "")
@@ -71,23 +82,3 @@ async def raw_inbound(request: Request) -> JSONResponse:
         },
         status_code=201 if received.created else 200,
     )
-
-
-async def _read(
-    request: Request, limit: int, *, too_large: type[WebhookTooLarge] | type[EmailTooLarge]
-) -> bytes:
-    """The body, refused as soon as it is known to be over ``limit`` (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not (declared.strip().isascii() and declared.strip().isdigit()):
-            raise WebhookMalformed("The Content-Length header is not a number.")
-        if int(declared) > limit:
-            raise too_large(f"The body is larger than the {limit}-byte limit.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"The body is larger than the {limit}-byte limit.")
-        chunks.append(chunk)
-    return b"".join(chunks)
