@@ -34,6 +34,7 @@ from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from taskra_core.clock import Clock
 from taskra_core.db import Database
@@ -183,10 +184,27 @@ class JobQueue:
         """Add many jobs of ``kind`` in one statement; ``jobs`` are ``(payload, store_id,
         idempotency_key)``. Returns their ids in order (an existing job's for a key that is
         already taken), like :meth:`enqueue` called for each, but with one round trip for
-        a batch (group commit of webhook receipts). With ``return_ids=False`` the ids are
-        not read back (one statement less) and the result is empty."""
+        a batch. With ``return_ids=False`` the ids are not read back (one statement less)
+        and the result is empty."""
         if not jobs:
             return []
+        stmt, rows = self.insert_many(kind, jobs)
+        await session.execute(stmt, rows)
+        event.listen(session.sync_session, "after_commit", self._wake, once=True)
+        if not return_ids:
+            return []
+        keys = [key for _payload, _store, key in jobs]
+        found = select(T.c.id, T.c.idempotency_key).where(T.c.idempotency_key.in_(keys))
+        ids = {key: job_id for job_id, key in (await session.execute(found)).all()}
+        return [int(ids[key]) for _payload, _store, key in jobs]
+
+    def insert_many(
+        self, kind: str, jobs: Sequence[tuple[dict[str, Any], int | None, str]]
+    ) -> tuple[Insert, list[dict[str, Any]]]:
+        """The statement and parameter rows that add ``jobs`` (as :meth:`enqueue_many`), for
+        a caller that writes them in its own synchronous transaction
+        (:meth:`~taskra_core.db.Database.run_transaction`); it calls :meth:`wake` once that
+        transaction commits."""
         now = self.clock.now()
         rows = [
             {
@@ -205,17 +223,13 @@ class JobQueue:
         ]
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         # executemany without RETURNING is one driver call; with RETURNING (or as one
-        # multi-row VALUES statement) SQLAlchemy spends far longer per row. The ids are
-        # read back by key, which also finds jobs that existed already.
-        stmt = insert(T).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        await session.execute(stmt, rows)
-        event.listen(session.sync_session, "after_commit", self._wake, once=True)
-        if not return_ids:
-            return []
-        keys = [key for _payload, _store, key in jobs]
-        found = select(T.c.id, T.c.idempotency_key).where(T.c.idempotency_key.in_(keys))
-        ids = {key: job_id for job_id, key in (await session.execute(found)).all()}
-        return [int(ids[key]) for _payload, _store, key in jobs]
+        # multi-row VALUES statement) SQLAlchemy spends far longer per row. Ids are read
+        # back by key, which also finds jobs that existed already.
+        return insert(T).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows
+
+    def wake(self) -> None:
+        """Start an in-process worker on new jobs now rather than at its next poll."""
+        self.wakeup.set()
 
     def _wake(self, _session: Any) -> None:
         self.wakeup.set()

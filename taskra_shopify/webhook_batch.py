@@ -36,7 +36,7 @@ from taskra_core.models import Store
 from taskra_shopify.webhook_dispatch import SOURCE, WEBHOOK_JOB, R, topics_of
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.engine import Connection
 
     from taskra_core.app import Taskra
 
@@ -156,7 +156,8 @@ class ReceiptBatcher:
                 waiting.done.set_exception(error)
 
     async def _write(self, items: list[Incoming]) -> None:
-        """Two statements per batch: the receipts, then a job for each new handled one.
+        """One transaction of two statements: the receipts, then a job for each new handled
+        one, run in a single trip to the database (``Database.run_transaction``).
 
         A job names its delivery by webhook id (its idempotency key is derived from it), so
         no receipt id has to be read back and linked: a repeated delivery inserts neither
@@ -165,29 +166,34 @@ class ReceiptBatcher:
         """
         unique = _dedupe(items)
         topics = topics_of(self.taskra)
-        async with self.taskra.db.transaction() as session:
-            stores = await self._store_ids(session, {item.shop for item in unique})
+        jobs = self.taskra.jobs
+        insert = pg_insert if self.taskra.db.dialect == "postgresql" else sqlite_insert
+        known = dict(self._stores)
+
+        def write(conn: Connection) -> tuple[dict[str, int], bool]:
+            missing = {item.shop for item in unique} - known.keys()
+            found = _store_ids(conn, missing) if missing else {}
+            stores = known | found
             rows = [
                 _receipt_row(item, stores.get(item.shop), item.topic in topics) for item in unique
             ]
-            insert = pg_insert if self.taskra.db.dialect == "postgresql" else sqlite_insert
             # No conflict target: a row that collides on either unique key is a duplicate.
             # executemany without RETURNING is one driver call (RETURNING goes row by row).
-            await session.execute(insert(R).on_conflict_do_nothing(), rows)
-            jobs = [
+            conn.execute(insert(R).on_conflict_do_nothing(), rows)
+            queued = [
                 ({"webhook_id": row["delivery_id"]}, row["store_id"], job_key(row["delivery_id"]))
                 for row in rows
                 if row["status"] == "queued"
             ]
-            if jobs:
-                await self.taskra.jobs.enqueue_many(session, WEBHOOK_JOB, jobs, return_ids=False)
+            if queued:
+                conn.execute(*jobs.insert_many(WEBHOOK_JOB, queued))
+            return found, bool(queued)
 
-    async def _store_ids(self, session: AsyncSession, shops: set[str]) -> dict[str, int]:
-        missing = shops - self._stores.keys()
-        if missing:
-            # Only known shops are cached: a shop that installs later is looked up again.
-            self._stores.update(await _store_ids(session, missing))
-        return {shop: self._stores[shop] for shop in shops if shop in self._stores}
+        found, queued = await self.taskra.db.run_transaction(write)
+        # Only known shops are cached: a shop that installs later is looked up again.
+        self._stores.update(found)
+        if queued:
+            jobs.wake()
 
 
 def job_key(webhook_id: str) -> str:
@@ -235,6 +241,6 @@ def _dedupe(items: list[Incoming]) -> list[Incoming]:
     return unique
 
 
-async def _store_ids(session: AsyncSession, shops: set[str]) -> dict[str, int]:
+def _store_ids(conn: Connection, shops: set[str]) -> dict[str, int]:
     query = select(S.c.domain, S.c.id).where(S.c.domain.in_(sorted(shops)))
-    return {domain: int(store_id) for domain, store_id in (await session.execute(query)).all()}
+    return {domain: int(store_id) for domain, store_id in conn.execute(query).all()}
