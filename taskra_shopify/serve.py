@@ -55,7 +55,7 @@ def serve(
 
     from taskra_shopify.app import create_app
 
-    run_app(create_app(state.taskra(), run_worker=not no_worker), host, port)
+    run_app(create_app(state.taskra(), run_worker=not no_worker, freeze_heap=True), host, port)
 
 
 # Open pages hold live-update streams; on shutdown they get this long, then are closed (the
