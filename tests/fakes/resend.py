@@ -9,6 +9,14 @@ Point Taskra at it with ``RESEND_API_URL=fake.url`` and any ``RESEND_API_KEY`` (
   ``invalid_idempotent_request``, as on Resend.
 - :meth:`FakeResend.fail` queues answers served before normal ones (429 with Retry-After,
   5xx, validation errors, a dropped connection); ``requests`` logs every request.
+- Outages: :attr:`FakeResend.outage` (a :class:`~tests.fakes.server.Outage`) answers every
+  request with its failures while it is in force: ``fake.outage.begin(server_error(503))``,
+  then ``fake.outage.begin(timed_out(1.0), slow(0.5))``, then ``fake.outage.end()``. A
+  failure may wait first (``delay``: a slow or hung Resend), drop the connection without an
+  answer (``drop``: what a client sees when a request times out or is reset), or carry the
+  request out and then lose the answer (``lost``: the email IS sent, the sender does not
+  learn it, and its retry must carry the same idempotency key to send nothing twice);
+  :attr:`FakeResend.lost` lists the requests whose answers were lost so.
 
 - Receiving: :meth:`FakeResend.receive` keeps an inbound email as Resend would and returns
   its id; ``GET /emails/receiving/{id}`` answers it (404 ``not_found`` for an unknown id).
@@ -38,7 +46,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, Outage
 
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body, headers
 Route = Callable[["Request"], Answer]
@@ -68,13 +76,20 @@ class SentEmail:
 
 @dataclasses.dataclass(frozen=True)
 class Failure:
-    """One injected answer, as Resend words its errors. ``drop`` closes the connection."""
+    """One injected answer, as Resend words its errors. ``drop`` closes the connection.
 
-    status: int = 500
+    ``delay`` waits that many seconds first; ``status=None`` then serves the request normally
+    (a slow answer); ``lost`` serves it normally (the email is sent) and then closes the
+    connection instead of answering.
+    """
+
+    status: int | None = 500
     name: str = "application_error"
     message: str = "Scripted failure"
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     drop: bool = False
+    delay: float = 0.0
+    lost: bool = False
 
 
 def rate_limited(retry_after: float = 1.0) -> Failure:
@@ -99,6 +114,17 @@ def dropped() -> Failure:
     return Failure(drop=True)
 
 
+def slow(seconds: float) -> Failure:
+    """A slow Resend: the request is served normally, ``seconds`` late."""
+    return Failure(status=None, delay=seconds)
+
+
+def timed_out(seconds: float, *, sent: bool = False) -> Failure:
+    """A hung request: nothing for ``seconds``, then the connection is closed with no answer,
+    as a client sees a timeout. ``sent``: Resend had sent the email all the same."""
+    return Failure(status=None, delay=seconds, drop=not sent, lost=sent)
+
+
 def error_body(status: int, name: str, message: str) -> dict[str, Any]:
     return {"statusCode": status, "name": name, "message": message}
 
@@ -117,6 +143,9 @@ class FakeResend:
         self.received: dict[str, dict[str, Any]] = {}
         self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self._failures: deque[Failure] = deque()
+        self.outage: Outage[Failure] = Outage()
+        self.lost: list[Request] = []  # carried out, answer lost (``Failure.lost``)
+        self._stopping = threading.Event()
         self._idempotent: dict[str, tuple[str, str]] = {}  # key -> (canonical body, email id)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -127,10 +156,12 @@ class FakeResend:
         return self._http.url
 
     def start(self) -> FakeResend:
+        self._stopping.clear()
         self._http.start(_make_handler(self))
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes handlers waiting out a failure's delay
         self._http.stop()
 
     def __enter__(self) -> FakeResend:
@@ -227,11 +258,24 @@ class FakeResend:
         with self._arrived:
             self.requests.append(request)
             failure = self._failures.popleft() if self._failures else None
+        if failure is None:
+            failure = self.outage.next()
         if failure is not None:
+            if failure.delay and self._stopping.wait(failure.delay):
+                return None  # the fake is stopping: nobody waits for this answer any more
             if failure.drop:
                 return None
-            body = error_body(failure.status, failure.name, failure.message)
-            return failure.status, body, failure.headers
+            if failure.status is not None and not failure.lost:
+                body = error_body(failure.status, failure.name, failure.message)
+                return failure.status, body, failure.headers
+        answer = self._serve(request)
+        if failure is not None and failure.lost:
+            with self._lock:
+                self.lost.append(request)
+            return None
+        return answer
+
+    def _serve(self, request: Request) -> Answer:
         refused = self._authorize(request.headers)
         if refused is not None:
             return refused

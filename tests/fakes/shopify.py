@@ -24,7 +24,12 @@ Point Taskra at it with ``TASKRA_SHOPIFY_ORIGIN=fake.origin``: ``shopify_app`` s
   ``currentAppInstallation``; ``fake.billing.approve(id)`` plays the merchant on the
   confirmation page and returns the ``app_subscriptions/update`` payloads.
 - :meth:`FakeShopify.inject` queues failures (429 with Retry-After, 5xx, ``THROTTLED``,
-  OAuth errors, delays); ``requests`` logs every request; ``counts`` counts what was served.
+  OAuth errors, delays, dropped connections); ``requests`` logs every request; ``counts``
+  counts what was served.
+- Outages: ``fake.outages["graphql"]`` (or ``["token"]``), a
+  :class:`~tests.fakes.server.Outage`, answers every request to that route with its
+  failures while it is in force: ``fake.outages["graphql"].begin(server_error(503))``, then
+  ``.begin(timed_out(1.0), delayed(1.0))``, then ``.end()``. Queued failures come first.
 
 :func:`mint_id_token` signs ID tokens the way Shopify does (HS256 with the client secret).
 """
@@ -52,7 +57,7 @@ import jwt
 
 from taskra_core.demo import FELLANDFORD
 from tests.fakes import shopify_orders  # noqa: F401  (registers the orders root field)
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, Outage
 from tests.fakes.shopify_billing import BillingState
 from tests.fakes.shopify_catalog import BulkOperation, graphql_product
 from tests.fakes.shopify_graphql import (
@@ -118,12 +123,14 @@ def sign_webhook(body: bytes, secret: str = CLIENT_SECRET) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Failure:
-    """One injected answer. ``status=None`` only delays, then serves normally."""
+    """One injected answer. ``status=None`` only delays, then serves normally; ``drop``
+    closes the connection after the delay without any answer."""
 
     status: int | None = None
     body: Any = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False
 
 
 def rate_limited(retry_after: float = 2.0) -> Failure:
@@ -142,6 +149,12 @@ def oauth_error(error: str, status: int = 400) -> Failure:
 
 def delayed(seconds: float, then: Failure | None = None) -> Failure:
     return dataclasses.replace(then or Failure(), delay=seconds)
+
+
+def timed_out(seconds: float) -> Failure:
+    """A hung request: nothing for ``seconds``, then the connection is closed with no answer
+    (what a client sees when a request times out or is reset)."""
+    return Failure(delay=seconds, drop=True)
 
 
 def throttled(requested: int = 502, available: int = 100, restore_rate: float = 100.0) -> Failure:
@@ -199,6 +212,7 @@ class FakeShopify:
         self.refresh_tokens: dict[str, Grant] = {}
         self.staff = Staff()
         self._failures: dict[str, deque[Failure]] = {"token": deque(), "graphql": deque()}
+        self.outages: dict[str, Outage[Failure]] = {"token": Outage(), "graphql": Outage()}
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -510,9 +524,14 @@ def _make_handler(fake: FakeShopify) -> type[BaseHTTPRequestHandler]:
             with fake._lock:
                 queue = fake._failures[route]
                 failure = queue.popleft() if queue else None
+            if failure is None:
+                failure = fake.outages[route].next()
             if failure is not None:
                 if failure.delay and fake._stopping.wait(failure.delay):
                     return None  # shutting down: nobody waits for this answer any more
+                if failure.drop:
+                    self.close_connection = True
+                    return None  # no status line at all: the client sees a broken connection
                 if failure.status is not None:
                     return self._send(failure.status, failure.body, failure.headers)
             if route == "token":

@@ -10,6 +10,15 @@ Point a ``StripeClient`` at it with ``base_addresses={"api": fake.url}`` (Taskra
   ``GET|POST|DELETE /v1/subscriptions/<id>`` (read, change prices, cancel).
 - ``Idempotency-Key``: a repeated key replays the first answer, as Stripe does.
 - ``Authorization: Bearer sk_test_...`` is required (else 401).
+- Failures: :attr:`FakeStripe.fail_next` queues errors answered (through the idempotency
+  layer, as Stripe does) to the next requests. :attr:`FakeStripe.outage` (a
+  :class:`~tests.fakes.server.Outage`) is Stripe being down for a while: while in force,
+  every request gets the next of its :class:`Failure` answers in front of the API (an
+  error with no idempotency record, a delay, a dropped connection, or a request carried out
+  whose answer is lost): ``fake.outage.begin(api_error(503), rate_limited())``, then
+  ``fake.outage.begin(timed_out(1.0), slow(0.5))``, then ``fake.outage.end()``.
+  :attr:`FakeStripe.lost` lists the requests carried out whose answers were lost (each is
+  also in :attr:`FakeStripe.requests`, with the same ``form`` object).
 
 What a merchant does on Stripe's own pages is a method here, returning the events Stripe
 would send (full ``Event`` objects; deliver them with :func:`signed`, which uses the SDK's
@@ -19,6 +28,7 @@ own signing helper): :meth:`complete_checkout`, :meth:`fail_payment`, and the ev
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -31,7 +41,7 @@ from urllib.parse import parse_qsl
 
 import stripe
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, Outage
 
 API_KEY = "sk_test_taskra_fake"
 WEBHOOK_SECRET = "whsec_taskra_fake_secret"
@@ -100,6 +110,39 @@ class StripeError(Exception):
         self.kind = kind or "invalid_request_error"
 
 
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """One answer of an outage (:attr:`FakeStripe.outage`), given before the API sees the
+    request. After ``delay`` seconds: ``error`` is answered as Stripe words it; or, with no
+    error, ``drop`` closes the connection without an answer (a timeout or reset as the client
+    sees it), ``lost`` carries the request out and then closes the connection instead of
+    answering, and with neither the request is served normally (a slow answer)."""
+
+    error: StripeError | None = None
+    delay: float = 0.0
+    drop: bool = False
+    lost: bool = False
+
+
+def api_error(status: int = 500) -> Failure:
+    return Failure(StripeError(status, "An error occurred with our API.", kind="api_error"))
+
+
+def rate_limited() -> Failure:
+    return Failure(StripeError(429, "Too many requests hit the API too quickly.", "rate_limit", ""))
+
+
+def slow(seconds: float) -> Failure:
+    """A slow Stripe: the request is served normally, ``seconds`` late."""
+    return Failure(delay=seconds)
+
+
+def timed_out(seconds: float, *, done: bool = False) -> Failure:
+    """A hung request: nothing for ``seconds``, then the connection is closed with no answer.
+    ``done``: Stripe carried the request out all the same (a meter event IS recorded)."""
+    return Failure(delay=seconds, drop=not done, lost=done)
+
+
 class FakeStripe:
     """A threaded HTTP server speaking the parts of Stripe's API Taskra uses. Use as ``with``."""
 
@@ -117,6 +160,9 @@ class FakeStripe:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._idempotent: dict[str, tuple[int, Any]] = {}
         self.fail_next: list[StripeError] = []
+        self.outage: Outage[Failure] = Outage()
+        self.lost: list[tuple[str, str, dict[str, Any]]] = []
+        self._stopping = threading.Event()
 
     # --- server ---------------------------------------------------------------------------
 
@@ -125,10 +171,12 @@ class FakeStripe:
         return self._http.url
 
     def __enter__(self) -> FakeStripe:
+        self._stopping.clear()
         self._http.start(_make_handler(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()  # wakes handlers waiting out a failure's delay
         self._http.stop()
 
     def _id(self, prefix: str) -> str:
@@ -433,6 +481,19 @@ def _make_handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
                 return
             path = self.path.split("?", 1)[0]
             form = parse_form(body)
+            failure = fake.outage.next()
+            if failure is not None:
+                if failure.delay and fake._stopping.wait(failure.delay):
+                    self.close_connection = True  # the fake is stopping
+                    return
+                if failure.error is not None or failure.drop:
+                    with fake._lock:
+                        fake.requests.append((method, path, form))
+                    if failure.error is not None:
+                        self._send(failure.error.status, _error(failure.error))
+                    else:
+                        self.close_connection = True  # no status line: a broken connection
+                    return
 
             def answer() -> tuple[int, Any]:
                 try:
@@ -442,6 +503,11 @@ def _make_handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
             key = self.headers.get("Idempotency-Key") if method == "POST" else None
             status, payload = fake.idempotent(f"{path}:{key}" if key else None, answer)
+            if failure is not None and failure.lost:
+                with fake._lock:
+                    fake.lost.append((method, path, form))
+                self.close_connection = True  # carried out; the answer never arrives
+                return
             self._send(status, payload)
 
         def _send(self, status: int, payload: Any) -> None:

@@ -13,7 +13,7 @@ import collections
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -113,12 +113,13 @@ async def send(
             load.failed.add(key)
 
 
-async def wait_idle(core: Taskra, limit: float = 120.0) -> dict[str, int]:
+async def wait_idle(core: Taskra, limit: float = 120.0, *, horizon: float = 0.0) -> dict[str, int]:
     """Wait until no job is running or due (scheduled ones, like a daily sweep, may wait);
-    returns the number of jobs per state."""
+    returns the number of jobs per state. ``horizon``: a job due within that many seconds
+    counts as due too (a job backing off between retries is not idle)."""
     deadline = asyncio.get_running_loop().time() + limit
     while True:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) + timedelta(seconds=horizon)
         async with core.db.session() as session:
             rows = await session.execute(
                 select(JobRecord.state, func.count()).group_by(JobRecord.state)  # type: ignore[arg-type]
