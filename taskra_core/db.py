@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from taskra_core import sqlite_driver
 from taskra_core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine for ``url`` with Taskra's connection settings."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "async_creator_fn": sqlite_driver.connect,
+            },
+            **kwargs,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
