@@ -107,6 +107,11 @@ class ResendMailer(Mailer):
     def _configure(self) -> None:
         self._resend.api_key = self._api_key
         self._resend.api_url = self._api_url
+        # Our own bound, not whatever the SDK's default client has: a send that hangs past
+        # it fails and is retried by its job (with the same idempotency key).
+        self._resend.default_async_http_client = self._resend.HTTPXClient(
+            timeout=RESEND_TIMEOUT_SECONDS
+        )
 
     async def send(self, email: Email) -> str:
         sender = email.sender or self.sender
