@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -113,3 +114,23 @@ def test_requests_in_flight_are_counted_for_the_in_process_worker(database_url: 
         during = client.get("/channels/test/traffic")
         assert during.text == "1"
         assert app.state.traffic.busy() is False
+
+
+def test_a_serving_app_freezes_its_start_up_heap_and_a_test_app_does_not(
+    database_url: str,
+) -> None:
+    """With ``freeze_heap`` (what ``taskra serve`` passes) the objects alive once the app has
+    started move to the collector's permanent generation, so full collections stop walking
+    them; by default (tests build many apps in one process) nothing is frozen."""
+    gc.unfreeze()
+    try:
+        _, app = _app(database_url, Channel(), run_worker=False)
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() == 0
+        _, app = _app(database_url, Channel(), run_worker=False, freeze_heap=True)
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
