@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from taskra_core.errors import NotFound
@@ -30,8 +31,6 @@ from taskra_core.privacy.scrub import SCRUB_JOB
 from taskra_core.privacy.service import find_customer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from taskra_core.app import Taskra
     from taskra_core.jobs import JobContext
 
@@ -54,15 +53,7 @@ async def request_job(ctx: JobContext) -> None:
     if request.completed_at is not None:
         return  # done before: a repeat is harmless
     now = taskra.clock.now()
-    store = None
-    if request.store_id is not None:
-        # Locked: a store's privacy requests run one at a time (a shop erasure must not
-        # delete the rows a customer's export or erasure is working on).
-        store = (
-            await session.scalars(
-                select(Store).where(col(Store.id) == request.store_id).with_for_update()
-            )
-        ).first()
+    store = None if request.store_id is None else await _lock_store(session, request.store_id)
     if store is None:
         ledger.complete(request, "nothing_held", now, {})
         log.info("privacy request: nothing held", extra={"privacy_request_id": request.id})
@@ -93,6 +84,25 @@ async def request_job(ctx: JobContext) -> None:
         await _enqueue_scrub(taskra, session, request.id)
         return
     await _export(ctx, request, store, customer)
+
+
+async def _lock_store(session: AsyncSession, store_id: int) -> Store | None:
+    """The store, locked for this job's transaction: a store's privacy requests run one at a
+    time, and nothing new can attach to a store that a shop erasure is deleting.
+
+    Writing first takes SQLite's write lock before the erasure reads the store's ledger, so
+    no request can commit between that read and the delete (the cascade would take it and
+    leave its job with nothing to answer). On PostgreSQL ``FOR UPDATE`` does the same: it
+    blocks the key-share lock that a new row referring to the store has to take.
+    """
+    await session.execute(
+        update(Store)
+        .where(col(Store.id) == store_id)
+        .values(updated_at=col(Store.updated_at))
+        .execution_options(synchronize_session=False)
+    )
+    query = select(Store).where(col(Store.id) == store_id).with_for_update()
+    return (await session.scalars(query)).first()
 
 
 async def _export(

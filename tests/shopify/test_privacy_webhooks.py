@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,13 +12,23 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from starlette.applications import Starlette
 
+from taskra_core import hookimpl
 from taskra_core.app import Taskra
 from taskra_core.inbox.messages import InboundMessage
 from taskra_core.mail import OutboxMailer
-from taskra_core.models import BillingRecord, Customer, PrivacyRequest, Store, WebhookReceipt
+from taskra_core.models import (
+    BillingRecord,
+    Customer,
+    JobRecord,
+    PrivacyRequest,
+    Store,
+    WebhookReceipt,
+)
+from taskra_core.privacy import ledger as privacy_ledger
 from taskra_core.privacy.ledger import ERASED_SUBJECT
 from taskra_shopify.app import create_app
 from tests.core.test_privacy import rows_mentioning
@@ -197,3 +208,68 @@ async def test_shop_redact_erases_the_shop_but_keeps_billing_records(
     assert (await post(client, body, headers)).status_code == 200
     await run_jobs(taskra)
     assert [r.outcome for r in await ledger(taskra)] == ["completed", "nothing_held"]
+
+
+class LateRequestProbe:
+    """A plugin whose part of a shop erasure is to add, from a transaction of its own, a
+    privacy request for the shop while the erasure runs: what a ``customers/redact``
+    handled at that moment does."""
+
+    __name__ = "late-request-probe"
+
+    def __init__(self) -> None:
+        self.attempt: asyncio.Task[None] | None = None
+        self.landed_during_erasure: bool | None = None
+
+    @hookimpl
+    async def erase_subject_data(
+        self, taskra: Taskra, store: Store, customer: Customer | None
+    ) -> str | None:
+        if customer is not None:
+            return None
+        assert store.id is not None
+        self.attempt = asyncio.create_task(self._open_request(taskra, store.id))
+        await asyncio.sleep(0.5)  # ample time to commit, were nothing holding the store
+        self.landed_during_erasure = self.attempt.done() and self.attempt.exception() is None
+        return "late-request-probe"
+
+    async def _open_request(self, taskra: Taskra, store_id: int) -> None:
+        async with taskra.db.transaction() as session:
+            privacy_ledger.open_request(
+                session,
+                store_id=store_id,
+                kind="erasure",
+                subject="late.customer@example.com",
+                source="shopify webhook",
+                now=taskra.clock.now(),
+            )
+
+
+async def test_shop_erasure_holds_the_store_until_it_is_gone(
+    database_url: str, fake_shopify: FakeShopify
+) -> None:
+    """While shop/redact erases a store, no new privacy request can attach to it: one that
+    committed between the erasure's read of the ledger and its delete of the store would
+    vanish in the cascade and leave its job with nothing to answer. The late request waits
+    for the erasure, then fails on the deleted store (its delivery's receipt and job went
+    with the shop); nothing is left half-done."""
+    probe = LateRequestProbe()
+    core = _taskra(database_url, fake_shopify, probe)
+    app = create_app(core, run_worker=False)
+    async with app.router.lifespan_context(app):
+        await install(core)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://taskra.test") as c:
+            body, headers = delivery("shop/redact", {"shop_id": 954889, "shop_domain": SHOP})
+            assert (await post(c, body, headers)).status_code == 200
+        await run_jobs(core)
+
+        assert probe.attempt is not None
+        assert probe.landed_during_erasure is False
+        with pytest.raises(IntegrityError):
+            await probe.attempt
+        [request] = await ledger(core)
+        assert (request.store_id, request.subject, request.outcome) == (None, SHOP, "completed")
+        async with core.db.session() as session:
+            states = list(await session.scalars(select(col(JobRecord.state))))
+        assert not {"dead", "queued", "running"} & set(states)
