@@ -120,6 +120,11 @@ class LeaseLost(JobError):
     """The job's lease expired and another worker claimed it; this run's result is discarded."""
 
 
+class JobTimedOut(JobError):
+    """An attempt ran longer than ``TASKRA_JOB_TIMEOUT_SECONDS`` and was cancelled; the job is
+    retried with backoff like any failed attempt."""
+
+
 class RetentionSweepFailed(JobError):
     """A retention policy failed during the daily sweep. The other policies still ran; the
     ``retention.sweep`` job is retried with backoff (``taskra retention run`` shows which)."""

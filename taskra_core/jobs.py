@@ -10,8 +10,9 @@ State machine::
 
 - **Enqueue inside the caller's transaction**: a job exists if and only if the work that asked
   for it committed. An ``idempotency_key`` makes a second enqueue return the first job.
-- **Leases**: a claim reserves a job until ``lease_until`` under a fresh ``lease_token``. If
-  the worker dies, the lease runs out and another worker claims the job again.
+- **Leases**: a claim reserves a job until ``lease_until`` under a fresh ``lease_token``. The
+  worker renews the lease while the job runs; if the worker dies, the lease runs out and
+  another worker claims the job again.
 - **Exactly-once effects**: a handler's database writes go through ``ctx.session`` and commit
   in the same transaction that marks the job done, fenced on the lease token. A worker that
   lost its lease cannot commit, so its writes roll back. Side effects outside the database
@@ -319,6 +320,16 @@ class JobQueue:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"Job {job.id} was taken over by another worker; result discarded.")
+
+    async def renew(self, job: Job, seconds: float) -> bool:
+        """Extend ``job``'s lease to ``seconds`` from now, in a transaction of its own; False
+        if the lease was lost (the job finished, or another worker took it over)."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                self._fenced(job).values(lease_until=now + timedelta(seconds=seconds))
+            )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     async def fail(self, job: Job, error: BaseException | str, retry_in: float) -> str:
         """Record a failed attempt: requeue after ``retry_in`` seconds, or bury it as dead.

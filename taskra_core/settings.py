@@ -170,7 +170,13 @@ class Settings(BaseSettings):
         300.0,
         gt=0,
         validation_alias=_env("TASKRA_JOB_LEASE_SECONDS"),
-        description="How long a claimed job is reserved before another worker may take it.",
+        description="How long a claimed job stays reserved without renewal by its worker.",
+    )
+    job_timeout_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=_env("TASKRA_JOB_TIMEOUT_SECONDS"),
+        description="Longest one attempt of a job may run before it is cancelled and retried.",
     )
     job_backoff_base_seconds: float = Field(
         2.0,

@@ -4,6 +4,12 @@ Runs inside ``taskra serve`` (one process does everything) or alone as ``taskra 
 number of them, against PostgreSQL). On shutdown it stops claiming, lets running jobs finish
 for a grace period, then cancels the rest and gives their leases back so nothing waits for a
 lease to expire.
+
+While a job runs, its lease is renewed every third of its length, so a long job (a catalogue
+sync) is not taken over by another worker, or claimed again by this one, while it is still
+running. A lease lapses only when its worker stops renewing it: it died, or it lost the
+database. An attempt that runs past ``TASKRA_JOB_TIMEOUT_SECONDS`` is cancelled and retried,
+so a handler that hangs cannot hold its job forever.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from taskra_core.errors import LeaseLost, UnknownJobKind
+from taskra_core.errors import JobTimedOut, LeaseLost, UnknownJobKind
 from taskra_core.jobs import Job, JobContext
 
 if TYPE_CHECKING:
@@ -138,9 +144,18 @@ class Worker:
                 # Only reachable when workers kept dying mid-job: leases expired repeatedly.
                 await taskra.jobs.fail(job, "lease expired on the last attempt", 0)
                 return
-            async with taskra.db.transaction() as session:
-                await spec.handler(JobContext(taskra=taskra, job=job, session=session))
-                await taskra.jobs.complete(session, job)
+            lease = spec.lease_seconds or taskra.settings.job_lease_seconds
+            timeout = taskra.settings.job_timeout_seconds
+            async with self._lease_kept(job, lease):
+                try:
+                    async with asyncio.timeout(timeout), taskra.db.transaction() as session:
+                        await spec.handler(JobContext(taskra=taskra, job=job, session=session))
+                        await taskra.jobs.complete(session, job)
+                except TimeoutError as exc:
+                    raise JobTimedOut(
+                        f"The attempt ran longer than {timeout:g} s "
+                        "(TASKRA_JOB_TIMEOUT_SECONDS) and was cancelled."
+                    ) from exc
             log.debug("job done", extra={"job_id": job.id, "kind": job.kind})
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -165,6 +180,28 @@ class Worker:
                     "error": type(exc).__name__,
                 },
             )
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, job: Job, seconds: float) -> AsyncIterator[None]:
+        """Renew ``job``'s lease every third of ``seconds`` while the block runs."""
+        renewing = asyncio.create_task(self._renew(job, seconds), name=f"lease-{job.id}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew(self, job: Job, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds / 3)
+            try:
+                if not await self.taskra.jobs.renew(job, seconds):
+                    return  # finished meanwhile, or taken over: its commit will say so
+            except Exception:
+                # The database may be briefly unreachable (or, on SQLite, held by the job's
+                # own long write): the lease still has two thirds to run; try again.
+                log.warning("renewing a job lease failed", extra={"job_id": job.id}, exc_info=True)
 
     async def _drain(self) -> None:
         if not self._running:

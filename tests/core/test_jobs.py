@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from taskra_core.app import Taskra
 from taskra_core.clock import ManualClock
-from taskra_core.errors import InvalidInput, LeaseLost, StartupError
+from taskra_core.errors import InvalidInput, JobTimedOut, LeaseLost, StartupError
 from taskra_core.hookspecs import hookimpl
 from taskra_core.jobs import JobContext
 from taskra_core.models import JobRecord, Usage
@@ -37,6 +37,7 @@ class Handlers:
         register("count", self.count)
         register("flaky", self.flaky, max_attempts=3)
         register("slow", self.slow)
+        register("long", self.slow, lease_seconds=0.6)
 
     async def count(self, ctx: JobContext) -> None:
         """Writes one Usage row per run through the job's own session."""
@@ -349,3 +350,67 @@ async def test_a_busy_process_still_runs_its_jobs_after_the_yield_time(
     finally:
         worker.stop()
         await asyncio.wait_for(run, timeout=5)
+
+
+async def _started(handlers: Handlers) -> None:
+    for _ in range(500):
+        if handlers.calls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the job never started")
+
+
+async def _lease_until(taskra: Taskra, job_id: int) -> datetime:
+    until = (await _job(taskra, job_id)).lease_until
+    assert until is not None
+    return until
+
+
+async def test_a_running_job_keeps_its_lease_past_its_length(
+    core: Taskra, handlers: Handlers
+) -> None:
+    """A job that runs longer than its lease is not claimed again while its worker lives:
+    the worker renews the lease (every third of it). Each step moves the clock most of a
+    lease ahead, waits to see the renewal, and checks that no other worker can claim it;
+    after 2.5 leases the job finishes, once, on its first attempt."""
+    job_id = await _enqueue(core, "long")
+    worker = Worker(core)
+    run = asyncio.create_task(worker.run())
+    await _started(handlers)
+    assert isinstance(core.clock, ManualClock)
+    for _ in range(3):
+        before = await _lease_until(core, job_id)
+        core.clock.advance(0.5)
+        for _ in range(500):
+            if await _lease_until(core, job_id) > before:
+                break
+            await asyncio.sleep(0.01)
+        assert await _lease_until(core, job_id) > core.clock.now()
+        assert await core.jobs.claim("worker-b", ["long"], 1) == []
+    handlers.block.set()
+    worker.stop()
+    await asyncio.wait_for(run, timeout=5)
+    job = await _job(core, job_id)
+    assert (job.state, job.attempts) == ("done", 1)
+    assert handlers.calls == [("long", job_id)]
+
+
+async def test_an_attempt_that_hangs_is_cancelled_and_retried(database_url: str) -> None:
+    """An attempt running past TASKRA_JOB_TIMEOUT_SECONDS is cancelled, its writes roll
+    back, and the job is queued again with the reason (renewal alone would let a hung
+    handler hold its job forever)."""
+    handlers = Handlers()
+    taskra = make_test_taskra(
+        database_url, plugins=[handlers], clock=ManualClock(START), job_timeout_seconds=0.2
+    )
+    await taskra.startup()
+    try:
+        job_id = await _enqueue(taskra, "slow")
+        assert await Worker(taskra).run_until_idle() == 1
+        job = await _job(taskra, job_id)
+        assert (job.state, job.attempts, job.lease_token) == ("queued", 1, None)
+        assert job.last_error is not None
+        assert job.last_error.startswith(JobTimedOut.__name__)
+        assert "TASKRA_JOB_TIMEOUT_SECONDS" in job.last_error
+    finally:
+        await taskra.shutdown()
