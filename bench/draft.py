@@ -48,7 +48,7 @@ from taskra_core.plugins import make_plugin_manager
 from taskra_core.settings import Settings
 from taskra_core.stores import get_store
 from taskra_core.testing import MockModelPlugin, MockReplyModel
-from tests.fakes.anthropic import FakeAnthropic, Reply, tool_reply
+from tests.fakes.anthropic import FakeAnthropic, search_then_submit
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO.parent / "shared" / "data" / "stores" / "fellandford" / "questions-dev.jsonl"
@@ -120,26 +120,9 @@ async def overhead(url: str, products: int, rounds: int, questions: list[dict[st
     )
 
 
-def responder(body: dict[str, Any]) -> Reply:
-    """One knowledge search, then submit: the common shape of a real draft."""
-    last = body["messages"][-1]["content"]
-    if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in last):
-        return tool_reply(
-            "submit_reply",
-            {
-                "reply": "Thanks for getting in touch: here is what I found.",
-                "sources": [],
-                "intent": "other",
-                "language": "en",
-                "confidence": 0.8,
-                "needs_human": False,
-            },
-        )
-    return tool_reply("search_knowledge", {"query": "returns and delivery"})
-
-
 async def cache_run(url: str, questions: list[dict[str, Any]], cache: bool) -> list[TokenUsage]:
-    with FakeAnthropic(responder=responder) as fake:
+    # One knowledge search, then submit: the common shape of a real draft.
+    with FakeAnthropic(responder=search_then_submit("returns and delivery")) as fake:
         settings = {"anthropic_api_key": "sk-bench", "anthropic_base_url": fake.base_url}
         async with core(url, **settings) as taskra:
             await import_store(taskra, FELLANDFORD)

@@ -90,6 +90,32 @@ def malformed_reply(body: str = '{"id": "msg_broken", "content": [') -> Reply:
     return Reply(raw_body=body)
 
 
+def search_then_submit(query: str) -> Callable[[dict[str, Any]], Reply]:
+    """A responder (``FakeAnthropic(responder=...)``) with the common shape of a real draft:
+    one ``search_knowledge`` call for ``query``, then, once the request carries a
+    ``tool_result``, a ``submit_reply`` (a short confident reply in English, citing nothing,
+    not for a person). Stateless, so every conversation and every retry takes the same two
+    steps."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        last = body["messages"][-1]["content"]
+        if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in last):
+            return tool_reply(
+                "submit_reply",
+                {
+                    "reply": "Thanks for getting in touch: here is what I found.",
+                    "sources": [],
+                    "intent": "other",
+                    "language": "en",
+                    "confidence": 0.8,
+                    "needs_human": False,
+                },
+            )
+        return tool_reply("search_knowledge", {"query": query})
+
+    return respond
+
+
 def estimate_tokens(value: Any) -> int:
     """Characters / 4 of the canonical JSON (or of the text itself), at least 1 when non-empty."""
     text = value if isinstance(value, str) else _canonical(value)

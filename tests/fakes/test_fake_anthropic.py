@@ -19,6 +19,7 @@ from tests.fakes.anthropic import (
     error_reply,
     estimate_tokens,
     malformed_reply,
+    search_then_submit,
     text_reply,
     tool_reply,
 )
@@ -100,6 +101,29 @@ async def test_tool_use_round_trip(fake_anthropic: FakeAnthropic) -> None:
     assert final.content[0].text == "It shipped on Monday."
     sent = fake_anthropic.requests[1].body["messages"][2]["content"][0]
     assert sent == result
+
+
+async def test_search_then_submit_responder(fake_anthropic: FakeAnthropic) -> None:
+    """The shared draft-shaped responder searches the knowledge for its query first, then
+    submits a reply once the conversation holds the search's result."""
+    fake_anthropic.responder = search_then_submit("leg length")
+    async with client_for(fake_anthropic) as client:
+        first = await client.messages.create(model=MODEL, max_tokens=100, messages=USER)
+        call = first.content[0]
+        assert call.type == "tool_use"
+        assert (call.name, call.input) == ("search_knowledge", {"query": "leg length"})
+        result = {"type": "tool_result", "tool_use_id": call.id, "content": "found"}
+        history: Any = [
+            *USER,
+            {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+            {"role": "user", "content": [result]},
+        ]
+        final = await client.messages.create(model=MODEL, max_tokens=100, messages=history)
+    submitted = final.content[0]
+    assert submitted.type == "tool_use"
+    assert submitted.name == "submit_reply"
+    assert isinstance(submitted.input, dict)
+    assert submitted.input["needs_human"] is False
 
 
 async def test_streaming_text() -> None:

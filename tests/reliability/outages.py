@@ -25,7 +25,7 @@ from taskra_core.models import (
     JobRecord,
     Message,
 )
-from tests.fakes.anthropic import Reply, tool_reply
+from tests.fakes.anthropic import search_then_submit
 from tests.fakes.server import Outage
 from tests.reliability.conftest import DOMAIN
 
@@ -38,22 +38,8 @@ TROUSERS = "Hello, do the Dunmail trousers come in a shorter leg?"
 A_PERSON = "I want to speak to a real person please, not a bot."
 
 
-def answer(body: dict[str, Any]) -> Reply:
-    """One knowledge search, then a submitted reply: the shape of a real draft."""
-    last = body["messages"][-1]["content"]
-    if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in last):
-        return tool_reply(
-            "submit_reply",
-            {
-                "reply": "Thanks for getting in touch: here is what I found.",
-                "sources": [],
-                "intent": "other",
-                "language": "en",
-                "confidence": 0.8,
-                "needs_human": False,
-            },
-        )
-    return tool_reply("search_knowledge", {"query": "trousers leg length"})
+# One knowledge search, then a submitted reply: the shape of a real draft.
+answer = search_then_submit("trousers leg length")
 
 
 # --- helpers ---------------------------------------------------------------------------------
