@@ -1,6 +1,6 @@
-"""What the outage tests (``test_outage_*.py``) share: patient job limits, the shape of a
-real draft at the fake AI provider, waiting for a condition or an outage phase, emails as
-load items, and counts read from the database.
+"""What the outage tests (``test_outage_*.py``) share: the server under test with patient job
+limits, the shape of a real draft at the fake AI provider, waiting for a condition or an
+outage phase, emails as load items, and counts read from the database.
 
 Outages are long compared with the jobs' backoff, so the tests raise the attempt limits
 (``TASKRA_JOB_MAX_ATTEMPTS``, ``TASKRA_DRAFT_MAX_ATTEMPTS``) above the number of failures
@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from taskra_core.models import (
 from tests.fakes.anthropic import search_then_submit
 from tests.fakes.server import Outage
 from tests.reliability.conftest import DOMAIN
+from tests.reliability.processes import Server
 
 # More attempts than any outage below can fail (see the module docstring).
 PATIENT = {"TASKRA_JOB_MAX_ATTEMPTS": "100", "TASKRA_DRAFT_MAX_ATTEMPTS": "100"}
@@ -43,6 +45,13 @@ answer = search_then_submit("trousers leg length")
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def outage_server(env: Mapping[str, str], tmp_path: Path, service: Mapping[str, str]) -> Server:
+    """``taskra serve`` for an outage test, not started yet: the suite's environment ``env``,
+    the patient attempt limits (:data:`PATIENT`), then ``service``'s variables (the faked
+    service's address and keys; they win over both), logging to ``tmp_path/serve.log``."""
+    return Server({**env, **PATIENT, **service}, tmp_path / "serve.log")
 
 
 async def until(

@@ -18,15 +18,14 @@ from taskra_core.models import Draft
 from taskra_core.testing import make_test_taskra
 from tests.fakes.anthropic import FakeAnthropic, Reply, delay_reply, error_reply
 from tests.reliability.outages import (
-    PATIENT,
     RETRYING,
     answer,
     count,
     inbound,
     jobs_of,
+    outage_server,
     until,
 )
-from tests.reliability.processes import Server
 from tests.reliability.test_crash import Load, send, wait_idle
 
 pytestmark = pytest.mark.reliability
@@ -71,18 +70,19 @@ async def test_an_ai_provider_outage_delays_drafts_and_loses_none(
     but in time, while 30 emails arrive: all 30 are acknowledged and stored at once.
     Drafting backs off and retries through errors and timeouts; once the API answers again,
     each message has exactly one draft, none failed, and no job is dead."""
-    env = {
-        **env,
-        **PATIENT,
-        "TASKRA_REPLY_MODEL": "anthropic",
-        "ANTHROPIC_API_KEY": "sk-ant-reliability",
-        "ANTHROPIC_BASE_URL": anthropic.base_url,
-        "TASKRA_ANTHROPIC_MAX_RETRIES": "0",
-        "TASKRA_ANTHROPIC_TIMEOUT_SECONDS": str(AI_TIMEOUT_SECONDS),
-    }
     outage = AI_ERRORS + AI_TIMEOUTS + AI_SLOW
     load = Load.make(webhooks=0, emails=30)
-    server = Server(env, tmp_path / "serve.log")
+    server = outage_server(
+        env,
+        tmp_path,
+        {
+            "TASKRA_REPLY_MODEL": "anthropic",
+            "ANTHROPIC_API_KEY": "sk-ant-reliability",
+            "ANTHROPIC_BASE_URL": anthropic.base_url,
+            "TASKRA_ANTHROPIC_MAX_RETRIES": "0",
+            "TASKRA_ANTHROPIC_TIMEOUT_SECONDS": str(AI_TIMEOUT_SECONDS),
+        },
+    )
     server.start()
     try:
         await send(server.url, load.requests(), load)

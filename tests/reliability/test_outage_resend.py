@@ -20,19 +20,18 @@ from tests.fakes.shopify import mint_id_token
 from tests.reliability.conftest import DOMAIN, STORE
 from tests.reliability.outages import (
     A_PERSON,
-    PATIENT,
     RETRYING,
     TROUSERS,
     at_least,
     count,
     drafts,
     inbound,
+    outage_server,
     outbound,
     phase,
     raw_email,
     until,
 )
-from tests.reliability.processes import Server
 from tests.reliability.test_crash import Load, send, stored, wait_idle
 
 pytestmark = pytest.mark.reliability
@@ -56,7 +55,6 @@ async def test_a_resend_outage_delays_replies_and_sends_each_once(
     exactly one email (the approved ones with the merchant's text), every send of a reply
     carried the same idempotency key as its first attempt, and no job is dead."""
     fake = fake_resend_server
-    env = {**env, **PATIENT, "RESEND_WEBHOOK_SECRET": fake.webhook_secret}
     routine, people, via_resend = 14, 4, 4
     raw = routine + people
     total = raw + via_resend
@@ -91,7 +89,7 @@ async def test_a_resend_outage_delays_replies_and_sends_each_once(
     fake.outage.begin(
         fake_resend.server_error(503), fake_resend.server_error(500), fake_resend.rate_limited(0.2)
     )
-    server = Server(env, tmp_path / "serve.log")
+    server = outage_server(env, tmp_path, {"RESEND_WEBHOOK_SECRET": fake.webhook_secret})
     server.start()
     try:
         await send(server.url, load.requests(), load)

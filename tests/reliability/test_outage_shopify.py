@@ -26,18 +26,17 @@ from taskra_core.testing import TEST_SECRET_KEY, make_test_taskra
 from tests.fakes import shopify as fake_shopify_
 from tests.fakes.shopify import CLIENT_ID, CLIENT_SECRET, SHOP, FakeShopify
 from tests.reliability.outages import (
-    PATIENT,
     RETRYING,
     at_least,
     count,
     drafts,
     jobs_of,
+    outage_server,
     outbound,
     phase,
     raw_from,
     until,
 )
-from tests.reliability.processes import Server
 from tests.reliability.test_crash import Load, send, wait_idle
 from tests.shopify.installing import install
 from tests.shopify.test_webhooks import delivery
@@ -110,19 +109,6 @@ async def test_a_shopify_outage_delays_catalog_updates_and_applies_each_once(
     during the outage say order data is unavailable and go to a person (none is sent), and an
     order question after the recovery is answered from Shopify again."""
     fake = shopify
-    env = {
-        **env,
-        **PATIENT,
-        # Nothing is killed here: a lease longer than the install's catalog sync.
-        "TASKRA_JOB_LEASE_SECONDS": "60",
-        "TASKRA_SHOPIFY_ORIGIN": fake.origin,
-        "TASKRA_SECRET_KEY": TEST_SECRET_KEY,  # the installed store's tokens are sealed with it
-        "TASKRA_SHOPIFY_ORDERS_TIMEOUT_SECONDS": "0.5",
-        "TASKRA_SHOPIFY_ORDERS_CACHE_SECONDS": "0",  # every draft asks Shopify
-        # A job waits out Shopify's failures in-process for at most this long per attempt
-        # (then retries with backoff), so the outage does not hold the worker's slots long.
-        "TASKRA_SHOPIFY_THROTTLE_WAIT_SECONDS": "1",
-    }
     installer = make_test_taskra(
         database_url,
         plugins=[taskra_shopify.plugin],
@@ -134,7 +120,21 @@ async def test_a_shopify_outage_delays_catalog_updates_and_applies_each_once(
         store = await install(installer)
     assert store.id is not None
     graphql = fake.outages["graphql"]
-    server = Server(env, tmp_path / "serve.log")
+    server = outage_server(
+        env,
+        tmp_path,
+        {
+            # Nothing is killed here: a lease longer than the install's catalog sync.
+            "TASKRA_JOB_LEASE_SECONDS": "60",
+            "TASKRA_SHOPIFY_ORIGIN": fake.origin,
+            "TASKRA_SECRET_KEY": TEST_SECRET_KEY,  # the installed store's tokens are sealed with it
+            "TASKRA_SHOPIFY_ORDERS_TIMEOUT_SECONDS": "0.5",
+            "TASKRA_SHOPIFY_ORDERS_CACHE_SECONDS": "0",  # every draft asks Shopify
+            # A job waits out Shopify's failures in-process for at most this long per attempt
+            # (then retries with backoff), so the outage does not hold the worker's slots long.
+            "TASKRA_SHOPIFY_THROTTLE_WAIT_SECONDS": "1",
+        },
+    )
     server.start()
     try:
         core = make_test_taskra(database_url)

@@ -19,17 +19,16 @@ from tests.fakes import stripe as fake_stripe_
 from tests.fakes.stripe import API_KEY, TEST_PLANS, WEBHOOK_SECRET, FakeStripe
 from tests.reliability.conftest import STORE
 from tests.reliability.outages import (
-    PATIENT,
     RETRYING,
     count,
     drafts,
     inbound,
     jobs_of,
+    outage_server,
     outbound,
     phase,
     until,
 )
-from tests.reliability.processes import Server
 from tests.reliability.test_crash import Load, send, wait_idle
 
 pytestmark = pytest.mark.reliability
@@ -53,15 +52,6 @@ async def test_a_stripe_outage_delays_metering_and_bills_each_reply_once(
     plans = {**TEST_PLANS, "pro": {**TEST_PLANS["pro"], "included_replies": 1000}}
     n = 16
     with FakeStripe() as fake:
-        env = {
-            **env,
-            **PATIENT,
-            "STRIPE_API_KEY": API_KEY,
-            "STRIPE_API_URL": fake.url,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "TASKRA_BILLING_PROVIDER": "stripe",
-            "TASKRA_BILLING_PLANS": json.dumps(plans),
-        }
         merchant = make_test_taskra(
             database_url,
             stripe_api_key=API_KEY,
@@ -86,7 +76,17 @@ async def test_a_stripe_outage_delays_metering_and_bills_each_reply_once(
             }
 
         load = Load.make(webhooks=0, emails=n)
-        server = Server(env, tmp_path / "serve.log")
+        server = outage_server(
+            env,
+            tmp_path,
+            {
+                "STRIPE_API_KEY": API_KEY,
+                "STRIPE_API_URL": fake.url,
+                "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "TASKRA_BILLING_PROVIDER": "stripe",
+                "TASKRA_BILLING_PLANS": json.dumps(plans),
+            },
+        )
         server.start()
         try:
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
