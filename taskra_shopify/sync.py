@@ -255,6 +255,8 @@ async def write_catalog(
     added, updated = await upsert_documents(session, store.id, fresh, taskra.clock.now())
     if added + updated + removed >= BULK_CHANGE:
         await optimize_index(session, taskra.db.dialect)
+    if added or updated or removed:
+        taskra.knowledge.term_counts.forget(store.id)  # counted again from the next search
     return added, updated, removed
 
 

@@ -18,6 +18,7 @@ from taskra_core.drafting.orders import Sender
 from taskra_core.drafting.types import Source, StoreProfile, Turn
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge.search import search_knowledge
+from taskra_core.knowledge.term_counts import TermCounts
 from taskra_core.models import Conversation, Customer, KnowledgeItem, Message, Store
 
 HISTORY_TURNS = 8
@@ -179,7 +180,11 @@ def sender_of(message: Message, customer: Customer) -> Sender:
 
 
 async def retrieve(
-    session: AsyncSession, dialect: str, store: Store, query: str
+    session: AsyncSession,
+    dialect: str,
+    store: Store,
+    query: str,
+    counts: TermCounts | None = None,
 ) -> tuple[Source, ...]:
     """The documents that best answer ``query``, best first.
 
@@ -191,7 +196,9 @@ async def retrieve(
     if not query.strip():
         return ()
     try:
-        hits = await search_knowledge(session, dialect, store.id, query[:4_000], RETRIEVED)
+        hits = await search_knowledge(
+            session, dialect, store.id, query[:4_000], RETRIEVED, counts=counts
+        )
     except InvalidInput:  # nothing searchable in the message (an emoji, a bare greeting)
         return ()
     if not hits:

@@ -119,7 +119,13 @@ async def compose(
         profile = await taskra.drafting.profiles.get(session, store)
         budget = await budget_status(session, store, settings, now)
         allowance = await allowance_status(session, store, taskra.billing.plans, now)
-        sources = await retrieve(session, taskra.db.dialect, store, f"{subject}\n{text}")
+        sources = await retrieve(
+            session,
+            taskra.db.dialect,
+            store,
+            f"{subject}\n{text}",
+            taskra.knowledge.term_counts,
+        )
     tools = ToolBox(taskra, store, profile, sender)
     orders, unverified = await tools.owned_orders(f"{subject}\n{text}")
     if unverified:

@@ -108,6 +108,7 @@ async def import_store(
         await _sync_orders(session, store_id, contents.orders, now, progress)
         insert_customer = pg_insert if taskra.db.dialect == "postgresql" else sqlite_insert
         await _sync_customers(session, store_id, contents.customers, now, progress, insert_customer)
+    taskra.knowledge.term_counts.forget(store_id)  # the catalogue's words were counted anew
     return ImportReport(
         domain=contents.shop.domain,
         store_created=created,

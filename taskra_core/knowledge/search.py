@@ -30,6 +30,7 @@ from taskra_core.errors import InvalidInput
 from taskra_core.knowledge.query import Query, build_query, fts5_match, tsquery_match
 from taskra_core.knowledge.ranking import Candidate, rank
 from taskra_core.knowledge.synonyms import stem
+from taskra_core.knowledge.term_counts import TermCounts
 
 MAX_K = 50
 # See selective_terms.
@@ -134,12 +135,19 @@ class SearchHit:
 
 
 async def search_knowledge(
-    session: AsyncSession, dialect: str, store_id: int, query: str | Query, k: int = 5
+    session: AsyncSession,
+    dialect: str,
+    store_id: int,
+    query: str | Query,
+    k: int = 5,
+    *,
+    counts: TermCounts | None = None,
 ) -> list[SearchHit]:
     """The ``k`` best documents of store ``store_id`` for ``query``, best first.
 
     ``query`` is a customer's message (cleaned and expanded by
     :func:`~taskra_core.knowledge.query.build_query`) or an already built :class:`Query`.
+    ``counts`` keeps term counts between searches (see :mod:`.term_counts`).
     Raises :class:`InvalidInput` if ``k`` is not within 1..50 or nothing searchable is left.
     """
     if not 1 <= k <= MAX_K:
@@ -147,7 +155,7 @@ async def search_knowledge(
     parsed = build_query(query) if isinstance(query, str) else query
     if not parsed.all_terms:
         raise InvalidInput("The query has no searchable words.")
-    terms, only_common = await _select_terms(session, dialect, parsed.all_terms, store_id)
+    terms, only_common = await _select_terms(session, dialect, parsed.all_terms, store_id, counts)
     params: dict[str, Any] = {"store": store_id, "limit": CANDIDATES}
     if not terms:
         return []
@@ -201,7 +209,11 @@ def _in_store(match: str, store_id: int) -> str:
 
 
 async def selective_terms(
-    session: AsyncSession, dialect: str, terms: Sequence[str], store_id: int
+    session: AsyncSession,
+    dialect: str,
+    terms: Sequence[str],
+    store_id: int,
+    counts: TermCounts | None = None,
 ) -> list[str]:
     """The terms worth asking the index for.
 
@@ -214,18 +226,22 @@ async def selective_terms(
     first, and still count when the candidates are re-ranked. Terms that match nothing are
     left out.
     """
-    return (await _select_terms(session, dialect, terms, store_id))[0]
+    return (await _select_terms(session, dialect, terms, store_id, counts))[0]
 
 
 async def _select_terms(
-    session: AsyncSession, dialect: str, terms: Sequence[str], store_id: int
+    session: AsyncSession,
+    dialect: str,
+    terms: Sequence[str],
+    store_id: int,
+    kept_counts: TermCounts | None = None,
 ) -> tuple[list[str], bool]:
     """:func:`selective_terms`, and whether every term kept is common (kept only to have
     ``MIN_TERMS``): then nothing narrows the search, and the passages they match are
     counted only up to ``COMMON_PASSAGES`` each."""
     if not terms:
         return [], False
-    counts = await _counts(session, dialect, terms, store_id)
+    counts = await _counts(session, dialect, terms, store_id, kept_counts)
     if counts is None:
         return list(terms), False
     budget = RANKED_PASSAGES[dialect]
@@ -241,12 +257,38 @@ async def _select_terms(
 
 
 async def _counts(
-    session: AsyncSession, dialect: str, terms: Sequence[str], store_id: int
+    session: AsyncSession,
+    dialect: str,
+    terms: Sequence[str],
+    store_id: int,
+    kept: TermCounts | None,
 ) -> list[int] | None:
     """How many of the store's passages each term matches, up to ``COMMON_PASSAGES``;
-    ``None`` for a store too small to need counting."""
-    if dialect == "postgresql":
-        return await _estimated_counts(session, terms, store_id)
+    ``None`` for a store too small to need counting. Only what ``kept`` lacks is counted."""
+    # A word can come twice: as the customer's own and as another word's synonym.
+    unique = list(dict.fromkeys(terms))
+    small = kept.store_is_small(store_id) if kept is not None else None
+    if small:
+        return None
+    by_term = kept.known(store_id, unique) if kept is not None else {}
+    missing = [term for term in unique if term not in by_term]
+    if missing or small is None:
+        count = _estimated_counts if dialect == "postgresql" else _sqlite_counts
+        # Never an empty list: the store's size comes back beside the terms' counts.
+        counted = await count(session, missing or unique, store_id)
+        if kept is not None:
+            kept.remember(store_id, counted is None, counted or {})
+        if counted is None:
+            return None
+        by_term |= counted
+    return [by_term[term] for term in terms]
+
+
+async def _sqlite_counts(
+    session: AsyncSession, terms: Sequence[str], store_id: int
+) -> dict[str, int] | None:
+    """SQLite's counts of ``terms`` (distinct), each up to ``COMMON_PASSAGES``; ``None``
+    for a store of fewer than ``MANY_PASSAGES`` passages."""
     # One round trip (each costs about as much as a small query): the store's size, counted
     # up to MANY_PASSAGES, then each term's count, left out (NULL) if the store is smaller.
     # Every count stops at its cap, so even a common word is cheap to count.
@@ -259,23 +301,20 @@ async def _counts(
         " FROM knowledge_passages WHERE store_id = :store LIMIT :many))"
         " SELECT -1 AS i, n FROM store"
     )
-    # A word can come twice: as the customer's own and as another word's synonym.
-    unique = list(dict.fromkeys(terms))
-    sql += "".join(f" UNION ALL SELECT {i}, {probe.format(i=i)}" for i in range(len(unique)))
+    sql += "".join(f" UNION ALL SELECT {i}, {probe.format(i=i)}" for i in range(len(terms)))
     params: dict[str, Any] = {
-        f"m{i}": _in_store(fts5_match([term]), store_id) for i, term in enumerate(unique)
+        f"m{i}": _in_store(fts5_match([term]), store_id) for i, term in enumerate(terms)
     }
     params |= {"store": store_id, "many": MANY_PASSAGES, "cap": COMMON_PASSAGES}
     counts = {int(i): n for i, n in (await session.execute(text(sql), params)).all()}
     if counts[-1] < MANY_PASSAGES:
         return None
-    by_term = {term: int(counts[i]) for i, term in enumerate(unique)}
-    return [by_term[term] for term in terms]
+    return {term: int(counts[i]) for i, term in enumerate(terms)}
 
 
 async def _estimated_counts(
     session: AsyncSession, terms: Sequence[str], store_id: int
-) -> list[int] | None:
+) -> dict[str, int] | None:
     """PostgreSQL's counts, estimated as its planner does: counting in the index would build
     a bitmap and visit the table for every term, which on a big catalogue costs more than
     the search itself. Without statistics yet (a new table), and for a store too small to
@@ -286,13 +325,13 @@ async def _estimated_counts(
     if passages < MANY_PASSAGES:
         return None
     shares = {int(row.i) - 1: float(row.share) for row in rows}
-    counts = []
-    for i in range(len(terms)):
+    counts = {}
+    for i, term in enumerate(terms):
         if shares[i] < 0:
-            counts.append(0)  # only stop words: matches nothing
+            counts[term] = 0  # only stop words: matches nothing
         else:
             # A word rarer than the statistics track still matches a passage or so.
-            counts.append(min(max(1, math.ceil(shares[i] * passages)), COMMON_PASSAGES))
+            counts[term] = min(max(1, math.ceil(shares[i] * passages)), COMMON_PASSAGES)
     return counts
 
 

@@ -14,6 +14,7 @@ from taskra_core.knowledge import faqs
 from taskra_core.knowledge.conflicts import Conflict, find_conflicts
 from taskra_core.knowledge.faqs import Faq
 from taskra_core.knowledge.search import SearchHit, search_knowledge
+from taskra_core.knowledge.term_counts import TermCounts
 from taskra_core.models import KnowledgeItem, Store
 from taskra_core.stores import get_store
 
@@ -42,12 +43,15 @@ class Knowledge:
 
     def __init__(self, taskra: Taskra) -> None:
         self.taskra = taskra
+        self.term_counts = TermCounts()
 
     async def search(self, store: StoreRef, query: str, k: int = 5) -> list[SearchHit]:
         """The ``k`` (1..50) documents that best answer ``query``, best first."""
         async with self.taskra.db.session() as session:
             store_id = await resolve_store_id(session, store)
-            return await search_knowledge(session, self.taskra.db.dialect, store_id, query, k)
+            return await search_knowledge(
+                session, self.taskra.db.dialect, store_id, query, k, counts=self.term_counts
+            )
 
     async def conflicts(self, store: StoreRef) -> list[Conflict]:
         """Facts (return window, delivery times, ...) that two documents state differently."""

@@ -11,17 +11,20 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import delete, update
+from sqlalchemy import delete, event, update
 from sqlmodel import col
 
 from taskra_core.app import Taskra
 from taskra_core.cli_support import CliState
+from taskra_core.demo import FELLANDFORD
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge import search as search_module
 from taskra_core.knowledge.cli import knowledge
+from taskra_core.knowledge.importer import import_store
 from taskra_core.knowledge.query import build_query, clean_message
 from taskra_core.knowledge.search import SearchHit, optimize_index, selective_terms
-from taskra_core.knowledge.service import Knowledge
+from taskra_core.knowledge.service import Knowledge, resolve_store_id
+from taskra_core.knowledge.term_counts import TermCounts
 from taskra_core.models import KnowledgeItem, KnowledgePassage, Store
 from taskra_core.plugins import make_plugin_manager
 from taskra_core.testing import make_test_settings, make_test_taskra
@@ -421,3 +424,101 @@ def test_cli_search_errors_are_clean(database_url: str) -> None:
     empty = run_cli(database_url, "search", "--shop", DOMAIN, "?!")
     assert empty.exit_code == 1
     assert "Traceback" not in empty.output
+
+
+class CountStatements:
+    """Counts the term-count statements a database runs (SQLite's count probes, PostgreSQL's
+    read of its statistics), seen through SQLAlchemy's cursor events."""
+
+    MARKERS = ("WITH store AS MATERIALIZED", "FROM pg_class")
+
+    def __init__(self, taskra: Taskra) -> None:
+        self.seen = 0
+        self.engine = taskra.db.engine.sync_engine
+        event.listen(self.engine, "before_cursor_execute", self._saw)
+
+    def _saw(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen += any(marker in statement for marker in self.MARKERS)
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._saw)
+
+
+async def test_term_counts_are_kept_between_searches(
+    taskra: Taskra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big catalogue the words of a message are counted once: the next message with the
+    same words runs no count statement, one with a new word counts that word alone, and the
+    results are those of a search that counted everything afresh."""
+    store_id = await outdoor_shop(taskra)
+    for n in range(6):
+        await add_doc(taskra, store_id, f"product:jacket-{n}", f"Jacket {n}", "A jacket.")
+    monkeypatch.setattr(search_module, "MANY_PASSAGES", 5)
+    monkeypatch.setattr(search_module, "COMMON_PASSAGES", 5)
+    monkeypatch.setattr(search_module, "MIN_TERMS", 1)
+    async with taskra.db.transaction() as session:
+        await optimize_index(session, taskra.db.dialect)
+    knowledge = Knowledge(taskra)
+    statements = CountStatements(taskra)
+    try:
+        first = await knowledge.search(store_id, "ridgeback jacket")
+        assert statements.seen == 1
+        assert knowledge.term_counts.known(store_id, ["ridgeback", "jacket"]).keys() == {
+            "ridgeback",
+            "jacket",
+        }
+        again = await knowledge.search(store_id, "ridgeback jacket")
+        assert statements.seen == 1
+        assert again == first
+        assert ids(first)[0] == "product:ridgeback-jacket"
+        await knowledge.search(store_id, "ridgeback lantern")
+        assert statements.seen == 2
+        fresh = await Knowledge(taskra).search(store_id, "ridgeback jacket")
+        assert fresh == first
+    finally:
+        statements.close()
+
+
+async def test_a_small_store_is_known_small_without_counting(taskra: Taskra) -> None:
+    """A store too small for words to be chosen is found so once; later searches of it run
+    no count statement at all."""
+    store_id = await outdoor_shop(taskra)
+    knowledge = Knowledge(taskra)
+    statements = CountStatements(taskra)
+    try:
+        await knowledge.search(store_id, "tent")
+        await knowledge.search(store_id, "waterproof jacket for the rain")
+        assert statements.seen == 1
+        assert knowledge.term_counts.store_is_small(store_id) is True
+    finally:
+        statements.close()
+
+
+def test_term_counts_expire_and_are_forgotten_per_store() -> None:
+    """Counts go after their time to live, and forget() drops one store's only."""
+    now = [0.0]
+    counts = TermCounts(ttl=60, timer=lambda: now[0])
+    counts.remember(1, False, {"jacket": 500, "ridgeback": 1})
+    counts.remember(2, True, {})
+    assert counts.known(1, ["jacket", "ridgeback", "tent"]) == {"jacket": 500, "ridgeback": 1}
+    assert (counts.store_is_small(1), counts.store_is_small(2), counts.store_is_small(3)) == (
+        False,
+        True,
+        None,
+    )
+    counts.forget(1)
+    assert counts.known(1, ["jacket"]) == {}
+    assert counts.store_is_small(1) is None
+    assert counts.store_is_small(2) is True
+    now[0] = 61.0
+    assert counts.store_is_small(2) is None
+
+
+async def test_an_import_forgets_the_stores_term_counts(taskra: Taskra) -> None:
+    """Importing a store's catalogue in this process drops the counts kept for it."""
+    report = await import_store(taskra, FELLANDFORD)
+    async with taskra.db.session() as session:
+        store_id = await resolve_store_id(session, report.domain)
+    taskra.knowledge.term_counts.remember(store_id, False, {"jacket": 3})
+    await import_store(taskra, FELLANDFORD)
+    assert taskra.knowledge.term_counts.known(store_id, ["jacket"]) == {}
