@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from taskra_core.app import Taskra
 from taskra_core.channels import Channel, DeliveryReceipt, Outbound
@@ -12,6 +16,7 @@ from taskra_core.clock import Clock
 from taskra_core.drafting.reply_models import ReplyModel
 from taskra_core.drafting.types import DraftRequest, ModelReply
 from taskra_core.hookspecs import hookimpl
+from taskra_core.models import JobRecord
 from taskra_core.settings import Settings
 
 # A fixed, obviously-fake key: tests must never depend on a real secret.
@@ -54,6 +59,24 @@ def make_test_taskra(
         load_entrypoints=load_entrypoints, plugins=plugins, disabled=settings.disable_plugins
     )
     return Taskra(settings, pm=pm, clock=clock)
+
+
+async def due_jobs(taskra: Taskra, *, horizon: float = 0.0) -> int:
+    """How many jobs are running, or queued and due within ``horizon`` seconds of now (by
+    ``taskra.clock``). Zero means the queue has nothing to do: a job scheduled for later
+    (like the daily retention sweep) does not count, and a job backing off between retries
+    counts once ``horizon`` covers its delay."""
+    until = taskra.clock.now() + timedelta(seconds=horizon)
+    busy = (
+        select(func.count())
+        .select_from(JobRecord)
+        .where(
+            (col(JobRecord.state) == "running")
+            | ((col(JobRecord.state) == "queued") & (col(JobRecord.run_after) <= until))
+        )
+    )
+    async with taskra.db.session() as session:
+        return int(await session.scalar(busy) or 0)
 
 
 class MockReplyModel(ReplyModel):

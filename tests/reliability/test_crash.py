@@ -13,7 +13,6 @@ import collections
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ from taskra_email.signing import sign
 
 from taskra_core.app import Taskra
 from taskra_core.models import JobRecord, Message, WebhookReceipt
-from taskra_core.testing import make_test_taskra
+from taskra_core.testing import due_jobs, make_test_taskra
 from tests.fakes.resend import FakeResend
 from tests.fakes.shopify import sign_webhook
 from tests.reliability.conftest import DOMAIN, EMAIL_SECRET
@@ -119,21 +118,12 @@ async def wait_idle(core: Taskra, limit: float = 120.0, *, horizon: float = 0.0)
     counts as due too (a job backing off between retries is not idle)."""
     deadline = asyncio.get_running_loop().time() + limit
     while True:
-        now = datetime.now(UTC) + timedelta(seconds=horizon)
         async with core.db.session() as session:
             rows = await session.execute(
                 select(JobRecord.state, func.count()).group_by(JobRecord.state)  # type: ignore[arg-type]
             )
             states = {str(state): int(n) for state, n in rows.all()}
-            busy = await session.execute(
-                select(func.count())
-                .select_from(JobRecord)
-                .where(
-                    (col(JobRecord.state) == "running")
-                    | ((col(JobRecord.state) == "queued") & (col(JobRecord.run_after) <= now))
-                )
-            )
-        if not busy.scalar():
+        if not await due_jobs(core, horizon=horizon):
             return states
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"jobs still pending: {states}")
