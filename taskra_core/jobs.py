@@ -233,7 +233,8 @@ class JobQueue:
         self.wakeup.set()
 
     def _wake(self, _session: Any) -> None:
-        self.wakeup.set()
+        # The after-commit listener of an enqueue's session (which SQLAlchemy passes in).
+        self.wake()
 
     # --- consuming -----------------------------------------------------------------------
 
