@@ -87,10 +87,10 @@ class Mailer(ABC):
 class ResendMailer(Mailer):
     """Sends through the real ``resend`` SDK.
 
-    The SDK keeps its key and address in module attributes, read when a request is made.
-    They are set here from Settings, never at import, and again just before each send:
-    another mailer in the same process (tests, an embedder's second Taskra) may have set its
-    own since. No ``await`` sits between setting them and the SDK reading them.
+    The SDK keeps its key, address and HTTP client in module attributes, read when a request
+    is made. They are set here from Settings, never at import, and again just before each
+    send: another mailer in the same process (tests, an embedder's second Taskra) may have
+    set its own since. No ``await`` sits between setting them and the SDK reading them.
     """
 
     name = "resend"
@@ -102,16 +102,16 @@ class ResendMailer(Mailer):
         self._resend = resend
         self._error = resend.exceptions.ResendError
         self._api_key, self._api_url, self.sender = api_key, api_url, sender
+        # Our own bound, not whatever the SDK's default client has: a send that hangs past
+        # it fails and is retried by its job (with the same idempotency key). Built once and
+        # reused by every send.
+        self._http = resend.HTTPXClient(timeout=RESEND_TIMEOUT_SECONDS)
         self._configure()
 
     def _configure(self) -> None:
         self._resend.api_key = self._api_key
         self._resend.api_url = self._api_url
-        # Our own bound, not whatever the SDK's default client has: a send that hangs past
-        # it fails and is retried by its job (with the same idempotency key).
-        self._resend.default_async_http_client = self._resend.HTTPXClient(
-            timeout=RESEND_TIMEOUT_SECONDS
-        )
+        self._resend.default_async_http_client = self._http
 
     async def send(self, email: Email) -> str:
         sender = email.sender or self.sender

@@ -23,6 +23,7 @@ from taskra_core.jobs import Job
 from taskra_core.logs import configure_logging
 from taskra_core.mail import (
     MAIL_JOB,
+    RESEND_TIMEOUT_SECONDS,
     Email,
     OutboxMailer,
     ResendMailer,
@@ -133,6 +134,23 @@ async def test_two_mailers_in_one_process_keep_their_own_address() -> None:
         await first.send(email("c"))
     assert [s.idempotency_key for s in one.sent] == ["a", "c"]
     assert [s.idempotency_key for s in two.sent] == ["b"]
+
+
+async def test_every_send_uses_the_mailers_one_bounded_client(fake_resend: FakeResend) -> None:
+    """The SDK's HTTP client is the mailer's own, bounded by RESEND_TIMEOUT_SECONDS: built
+    once, and set again before each send (something else may have replaced it since)."""
+    import resend
+
+    mailer = resend_mailer(fake_resend)
+    client = resend.default_async_http_client
+    assert isinstance(client, resend.HTTPXClient)
+    assert client._timeout == RESEND_TIMEOUT_SECONDS
+    resend.default_async_http_client = None
+    await mailer.send(email("a"))
+    assert resend.default_async_http_client is client
+    await mailer.send(email("b"))
+    assert resend.default_async_http_client is client
+    assert len(fake_resend.sent) == 2
 
 
 def test_importing_the_core_does_not_configure_or_load_the_sdk() -> None:
