@@ -328,10 +328,9 @@ async def test_the_index_follows_edits_and_deletes(taskra: Taskra) -> None:
     assert await knowledge.search(store_id, "porch", k=3) == []
 
 
-async def test_very_common_words_are_left_to_the_ranking(
-    taskra: Taskra, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On a big catalogue a word in most passages is not sent to the index; rare ones are."""
+async def big_catalogue(taskra: Taskra, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The outdoor shop plus six jackets, with the limits shrunk so that it counts as a big
+    catalogue in which "jacket" is a common word; returns the store id."""
     store_id = await outdoor_shop(taskra)
     for n in range(6):
         await add_doc(taskra, store_id, f"product:jacket-{n}", f"Jacket {n}", "A jacket.")
@@ -342,6 +341,14 @@ async def test_very_common_words_are_left_to_the_ranking(
     # from the statistics this refreshes.
     async with taskra.db.transaction() as session:
         await optimize_index(session, taskra.db.dialect)
+    return store_id
+
+
+async def test_very_common_words_are_left_to_the_ranking(
+    taskra: Taskra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big catalogue a word in most passages is not sent to the index; rare ones are."""
+    store_id = await big_catalogue(taskra, monkeypatch)
     async with taskra.db.session() as session:
         terms = await selective_terms(session, taskra.db.dialect, ["jacket", "ridgeback"], store_id)
     assert terms == ["ridgeback"]
@@ -450,14 +457,7 @@ async def test_term_counts_are_kept_between_searches(
     """On a big catalogue the words of a message are counted once: the next message with the
     same words runs no count statement, one with a new word counts that word alone, and the
     results are those of a search that counted everything afresh."""
-    store_id = await outdoor_shop(taskra)
-    for n in range(6):
-        await add_doc(taskra, store_id, f"product:jacket-{n}", f"Jacket {n}", "A jacket.")
-    monkeypatch.setattr(search_module, "MANY_PASSAGES", 5)
-    monkeypatch.setattr(search_module, "COMMON_PASSAGES", 5)
-    monkeypatch.setattr(search_module, "MIN_TERMS", 1)
-    async with taskra.db.transaction() as session:
-        await optimize_index(session, taskra.db.dialect)
+    store_id = await big_catalogue(taskra, monkeypatch)
     knowledge = Knowledge(taskra)
     statements = CountStatements(taskra)
     try:

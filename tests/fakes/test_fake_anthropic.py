@@ -57,6 +57,15 @@ def cached_system(text: str, ttl: str | None = None) -> Any:
 LONG_SYSTEM = "You are Taskra, a support agent for Fell & Ford. " * 20  # ~250 estimated tokens
 
 
+def answered(first: Any, result: dict[str, Any]) -> Any:
+    """The conversation after ``first`` (a tool call) and the client's ``result`` for it."""
+    return [
+        *USER,
+        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+        {"role": "user", "content": [result]},
+    ]
+
+
 async def test_text_reply(fake_anthropic: FakeAnthropic) -> None:
     """A scripted text reply comes back through the SDK as a parsed Message."""
     fake_anthropic.script("Your order shipped yesterday.")
@@ -89,11 +98,7 @@ async def test_tool_use_round_trip(fake_anthropic: FakeAnthropic) -> None:
         assert call.type == "tool_use"
         assert (call.name, call.input) == ("lookup_order", {"number": "1001"})
         result = {"type": "tool_result", "tool_use_id": call.id, "content": "shipped Monday"}
-        history: Any = [
-            *USER,
-            {"role": "assistant", "content": [block.model_dump() for block in first.content]},
-            {"role": "user", "content": [result]},
-        ]
+        history = answered(first, result)
         final = await client.messages.create(
             model=MODEL, max_tokens=100, messages=history, tools=tools
         )
@@ -113,11 +118,7 @@ async def test_search_then_submit_responder(fake_anthropic: FakeAnthropic) -> No
         assert call.type == "tool_use"
         assert (call.name, call.input) == ("search_knowledge", {"query": "leg length"})
         result = {"type": "tool_result", "tool_use_id": call.id, "content": "found"}
-        history: Any = [
-            *USER,
-            {"role": "assistant", "content": [block.model_dump() for block in first.content]},
-            {"role": "user", "content": [result]},
-        ]
+        history = answered(first, result)
         final = await client.messages.create(model=MODEL, max_tokens=100, messages=history)
     submitted = final.content[0]
     assert submitted.type == "tool_use"
