@@ -408,5 +408,5 @@ class JobQueue:
         )
         async with self.db.transaction() as session:
             result = await session.execute(stmt)
-        self.wakeup.set()
+        self.wake()
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -491,9 +491,8 @@ async def test_compliance_topics_open_privacy_requests(
         "shop/redact": {"shop_id": 954889, "shop_domain": SHOP},
     }
     # shop/redact last, once the customers' requests are done: Shopify sends it 48 hours
-    # after the app is uninstalled. (Run at the same time, a customer request committed
-    # between the erasure's read of the ledger and its delete of the store is lost with the
-    # store's rows: a known race, not yet fixed.)
+    # after the app is uninstalled. (A request that races the shop's erasure is proven in
+    # test_privacy_webhooks.py: it waits for the erasure, then fails on the deleted store.)
     for topic, payload in topics.items():
         body, headers = delivery(topic, payload)
         assert (await post(client, body, headers)).status_code == 200
