@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
+from taskra_core.bulk import BulkInsert
 from taskra_core.clock import Clock
 from taskra_core.db import Database
 from taskra_core.errors import InvalidInput, LeaseLost, StartupError
@@ -51,6 +53,20 @@ if TYPE_CHECKING:
 JOB_STATES = ("queued", "running", "done", "dead")
 MAX_ERROR_CHARS = 2000
 T = JobRecord.__table__  # type: ignore[attr-defined]
+# A new job's columns, in the order of JobQueue._rows.
+_BULK_COLUMNS = (
+    "kind",
+    "payload",
+    "store_id",
+    "idempotency_key",
+    "state",
+    "attempts",
+    "max_attempts",
+    "run_after",
+    "created_at",
+    "updated_at",
+)
+_BULK_INSERT = BulkInsert(T, _BULK_COLUMNS, conflict_target=["idempotency_key"])
 
 
 @dataclass(frozen=True)
@@ -202,31 +218,35 @@ class JobQueue:
     def insert_many(
         self, kind: str, jobs: Sequence[tuple[dict[str, Any], int | None, str]]
     ) -> tuple[Insert, list[dict[str, Any]]]:
-        """The statement and parameter rows that add ``jobs`` (as :meth:`enqueue_many`), for
-        a caller that writes them in its own synchronous transaction
-        (:meth:`~taskra_core.db.Database.run_transaction`); it calls :meth:`wake` once that
-        transaction commits."""
+        """The statement and parameter rows that add ``jobs`` (as :meth:`enqueue_many`)."""
         now = self.clock.now()
-        rows = [
-            {
-                "kind": kind,
-                "payload": payload,
-                "store_id": store_id,
-                "idempotency_key": key,
-                "state": "queued",
-                "attempts": 0,
-                "max_attempts": self.settings.job_max_attempts,
-                "run_after": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for payload, store_id, key in jobs
-        ]
+        rows = [dict(zip(_BULK_COLUMNS, row, strict=True)) for row in self._rows(kind, jobs, now)]
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         # executemany without RETURNING is one driver call; with RETURNING (or as one
         # multi-row VALUES statement) SQLAlchemy spends far longer per row. Ids are read
         # back by key, which also finds jobs that existed already.
         return insert(T).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows
+
+    def add_many(
+        self, conn: Connection, kind: str, jobs: Sequence[tuple[dict[str, Any], int | None, str]]
+    ) -> None:
+        """Add ``jobs`` (as :meth:`enqueue_many`, ids not read back) in ``conn``'s
+        transaction, for a caller that writes in its own synchronous transaction
+        (:meth:`~taskra_core.db.Database.run_transaction`); it calls :meth:`wake` once that
+        transaction commits. The batch is one driver call (:class:`.bulk.BulkInsert`)."""
+        _BULK_INSERT.execute(conn, self._rows(kind, jobs, self.clock.now()))
+
+    def _rows(
+        self,
+        kind: str,
+        jobs: Sequence[tuple[dict[str, Any], int | None, str]],
+        now: datetime,
+    ) -> list[tuple[Any, ...]]:
+        attempts = self.settings.job_max_attempts
+        return [
+            (kind, payload, store_id, key, "queued", 0, attempts, now, now, now)
+            for payload, store_id, key in jobs
+        ]
 
     def wake(self) -> None:
         """Start an in-process worker on new jobs now rather than at its next poll."""
