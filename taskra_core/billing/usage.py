@@ -105,8 +105,12 @@ async def allowance_status(
     assert store.id is not None
     period = period or period_of(now)
     counts = await usage_in(session, store.id, period)
+    return allowance_of(store, plans, now, period, int(counts["ai_replies"]))
+
+
+def allowance_of(store: Store, plans: Plans, now: datetime, period: str, replies: int) -> Allowance:
+    """``store``'s allowance in ``period`` once ``replies`` AI replies were drafted."""
     plan = plans.of_store(store.plan)
-    replies = int(counts["ai_replies"])
     expected = forecast(replies, period, now)
     return Allowance(
         period=period,

@@ -46,15 +46,17 @@ async def find_orders(
     if name and (names := order_name_variants(name)):
         conditions.append(col(Order.name).in_(names))
     async with taskra.db.session() as session:
+        if conditions:
+            query = (
+                select(col(Order.data))
+                .where(col(Order.store_id) == store.id, or_(*conditions))
+                .order_by(col(Order.placed_at).desc().nulls_last(), col(Order.id).desc())
+                .limit(MAX_ORDERS)
+            )
+            found = [dict(data) for data in await session.scalars(query)]
+            if found:
+                return found  # the store has orders: no need to ask (one query on the draft path)
         any_order = select(col(Order.id)).where(col(Order.store_id) == store.id).limit(1)
         if (await session.execute(any_order)).first() is None:
             return None
-        if not conditions:
-            return []
-        query = (
-            select(col(Order.data))
-            .where(col(Order.store_id) == store.id, or_(*conditions))
-            .order_by(col(Order.placed_at).desc().nulls_last(), col(Order.id).desc())
-            .limit(MAX_ORDERS)
-        )
-        return [dict(data) for data in await session.scalars(query)]
+        return []

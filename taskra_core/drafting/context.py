@@ -17,7 +17,7 @@ from sqlmodel import col
 from taskra_core.drafting.orders import Sender
 from taskra_core.drafting.types import Source, StoreProfile, Turn
 from taskra_core.errors import InvalidInput, NotFound
-from taskra_core.knowledge.search import search_knowledge
+from taskra_core.knowledge.search import best_documents
 from taskra_core.knowledge.term_counts import TermCounts
 from taskra_core.models import Conversation, Customer, KnowledgeItem, Message, Store
 
@@ -196,14 +196,14 @@ async def retrieve(
     if not query.strip():
         return ()
     try:
-        hits = await search_knowledge(
+        hits = await best_documents(
             session, dialect, store.id, query[:4_000], RETRIEVED, counts=counts
         )
     except InvalidInput:  # nothing searchable in the message (an emoji, a bare greeting)
         return ()
     if not hits:
         return ()
-    wanted = [h.source_id for h in hits]
+    wanted = [h.candidate.source_id for h in hits]
     rows = (
         await session.execute(
             select(

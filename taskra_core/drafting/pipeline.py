@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskra_core.billing.usage import ALLOWANCE_EXHAUSTED, allowance_status
+from taskra_core.billing.usage import ALLOWANCE_EXHAUSTED, allowance_of
 from taskra_core.drafting.context import retrieve
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
 from taskra_core.drafting.orders import ORDER_INTENTS, Sender, order_names, summary_total
-from taskra_core.drafting.policy import budget_status, refund_threshold
+from taskra_core.drafting.policy import budget_of, period_of, refund_threshold, usage_counters
 from taskra_core.drafting.pricing import usd
 from taskra_core.drafting.tools import ToolBox
 from taskra_core.drafting.types import DraftRequest, ModelReply, Turn
@@ -112,13 +112,17 @@ async def compose(
     ai_objected: bool = False,
 ) -> DraftResult:
     """Draft a reply to ``text`` for ``store``; nothing is written to the database."""
+    assert store.id is not None
     now = taskra.clock.now()
     settings = taskra.settings
     # One read session for the store's profile, budget and knowledge: fewer round trips.
     async with taskra.db.session() as session:
         profile = await taskra.drafting.profiles.get(session, store)
-        budget = await budget_status(session, store, settings, now)
-        allowance = await allowance_status(session, store, taskra.billing.plans, now)
+        # The budget and the plan's allowance read the same counters: one query for both.
+        period = period_of(now)
+        used = await usage_counters(session, store.id, period)
+        budget = budget_of(store, settings, period, used["cost_micros"])
+        allowance = allowance_of(store, taskra.billing.plans, now, period, used["ai_replies"])
         sources = await retrieve(
             session,
             taskra.db.dialect,

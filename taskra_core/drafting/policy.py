@@ -108,12 +108,18 @@ USAGE_COUNTERS = (
 )
 
 
-async def usage_in(session: AsyncSession, store_id: int, period: str) -> dict[str, Any]:
-    """A store's counters for ``period`` (``YYYY-MM``); zeros for a month with no drafts."""
+async def usage_counters(session: AsyncSession, store_id: int, period: str) -> dict[str, int]:
+    """A store's ``USAGE_COUNTERS`` for ``period`` (``YYYY-MM``); zeros for a month with no
+    drafts."""
     row = await session.scalar(
         select(Usage).where(col(Usage.store_id) == store_id, col(Usage.period) == period)
     )
-    counts = {name: int(getattr(row, name)) if row else 0 for name in USAGE_COUNTERS}
+    return {name: int(getattr(row, name)) if row else 0 for name in USAGE_COUNTERS}
+
+
+async def usage_in(session: AsyncSession, store_id: int, period: str) -> dict[str, Any]:
+    """A store's counters for ``period`` (``YYYY-MM``), the cost in USD."""
+    counts: dict[str, Any] = await usage_counters(session, store_id, period)
     micros = counts.pop("cost_micros")
     return {"period": period, **counts, "cost_usd": micros / 1_000_000}
 
@@ -132,7 +138,11 @@ async def budget_status(
 ) -> Budget:
     assert store.id is not None
     period = period_of(now)
-    spent = await spent_micros(session, store.id, period)
+    return budget_of(store, settings, period, await spent_micros(session, store.id, period))
+
+
+def budget_of(store: Store, settings: Settings, period: str, spent: int) -> Budget:
+    """``store``'s budget in ``period`` once ``spent`` (micro-USD) is spent."""
     cap = budget_micros(store, settings)
     return Budget(period, cap / 1_000_000, spent / 1_000_000, spent >= cap)
 

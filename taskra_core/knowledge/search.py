@@ -28,7 +28,7 @@ from sqlalchemy.types import Text
 
 from taskra_core.errors import InvalidInput
 from taskra_core.knowledge.query import Query, build_query, fts5_match, tsquery_match
-from taskra_core.knowledge.ranking import Candidate, rank
+from taskra_core.knowledge.ranking import Candidate, Ranked, rank
 from taskra_core.knowledge.synonyms import stem
 from taskra_core.knowledge.term_counts import TermCounts
 
@@ -150,6 +150,29 @@ async def search_knowledge(
     ``counts`` keeps term counts between searches (see :mod:`.term_counts`).
     Raises :class:`InvalidInput` if ``k`` is not within 1..50 or nothing searchable is left.
     """
+    parsed = build_query(query) if isinstance(query, str) else query
+    return [
+        SearchHit(
+            source_id=item.candidate.source_id,
+            title=item.candidate.title,
+            score=round(item.score, 6),
+            snippet=snippet(item.candidate.text, parsed),
+        )
+        for item in await best_documents(session, dialect, store_id, parsed, k, counts=counts)
+    ]
+
+
+async def best_documents(
+    session: AsyncSession,
+    dialect: str,
+    store_id: int,
+    query: str | Query,
+    k: int = 5,
+    *,
+    counts: TermCounts | None = None,
+) -> list[Ranked]:
+    """:func:`search_knowledge` without the snippets, for a caller that reads the documents
+    themselves (drafting): each document's best passage and its score."""
     if not 1 <= k <= MAX_K:
         raise InvalidInput(f"k must be between 1 and {MAX_K}, not {k}.")
     parsed = build_query(query) if isinstance(query, str) else query
@@ -171,15 +194,7 @@ async def search_knowledge(
         sql = _SQLITE_NEWEST_SQL if only_common else _SQLITE_SQL
         rows = (await session.execute(sql, params)).all()
     candidates = [Candidate(r.source_id, r.title, r.text, r.keywords) for r in rows]
-    return [
-        SearchHit(
-            source_id=item.candidate.source_id,
-            title=item.candidate.title,
-            score=round(item.score, 6),
-            snippet=snippet(item.candidate.text, parsed),
-        )
-        for item in rank(parsed, candidates, k)
-    ]
+    return rank(parsed, candidates, k)
 
 
 async def optimize_index(session: AsyncSession, dialect: str) -> None:
