@@ -54,7 +54,7 @@ JOB_STATES = ("queued", "running", "done", "dead")
 MAX_ERROR_CHARS = 2000
 T = JobRecord.__table__  # type: ignore[attr-defined]
 # A new job's columns, in the order of JobQueue._rows.
-_BULK_COLUMNS = (
+NEW_JOB_COLUMNS = (
     "kind",
     "payload",
     "store_id",
@@ -66,7 +66,7 @@ _BULK_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_BULK_INSERT = BulkInsert(T, _BULK_COLUMNS, conflict_target=["idempotency_key"])
+_BULK_INSERT = BulkInsert(T, NEW_JOB_COLUMNS, conflict_target=["idempotency_key"])
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class JobQueue:
     ) -> tuple[Insert, list[dict[str, Any]]]:
         """The statement and parameter rows that add ``jobs`` (as :meth:`enqueue_many`)."""
         now = self.clock.now()
-        rows = [dict(zip(_BULK_COLUMNS, row, strict=True)) for row in self._rows(kind, jobs, now)]
+        rows = [dict(zip(NEW_JOB_COLUMNS, row, strict=True)) for row in self._rows(kind, jobs, now)]
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         # executemany without RETURNING is one driver call; with RETURNING (or as one
         # multi-row VALUES statement) SQLAlchemy spends far longer per row. Ids are read

@@ -13,21 +13,12 @@ from sqlalchemy.engine import Connection
 
 from taskra_core.app import Taskra
 from taskra_core.bulk import BulkInsert
+from taskra_core.jobs import NEW_JOB_COLUMNS
 from taskra_core.models import JobRecord
 
 T = JobRecord.__table__  # type: ignore[attr-defined]
-COLUMNS = (
-    "kind",
-    "payload",
-    "store_id",
-    "idempotency_key",
-    "state",
-    "attempts",
-    "max_attempts",
-    "run_after",
-    "created_at",
-    "updated_at",
-)
+COLUMNS = NEW_JOB_COLUMNS  # kind, payload, store_id, idempotency_key, state, attempts,
+# max_attempts, run_after, created_at, updated_at: the order of the rows below
 NOW = datetime(2026, 11, 27, 12, 30, 0, tzinfo=UTC)  # no microseconds: a formatting edge
 OTHER = datetime(2026, 11, 27, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
 
