@@ -164,12 +164,7 @@ class Drafting:
                 ctx = await load_message(read, store_id, message_id)
             except NotFound:
                 return None  # erased since it arrived (a privacy request): nothing to answer
-            done = await read.scalar(
-                select(func.count())
-                .select_from(Draft)
-                .where(col(Draft.store_id) == store_id, col(Draft.message_id) == message_id)
-            )
-        if done and not job.payload.get("regenerate"):
+        if ctx.drafted and not job.payload.get("regenerate"):
             return None  # drafted already (this job ran before and committed)
         if autonomy_for(ctx.store, None) == "off" and not job.payload.get("regenerate"):
             return None

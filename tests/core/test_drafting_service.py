@@ -30,6 +30,7 @@ from taskra_core.errors import (
     UnknownReplyModel,
 )
 from taskra_core.inbox.messages import InboundMessage
+from taskra_core.jobs import Job
 from taskra_core.knowledge.importer import import_store
 from taskra_core.models import (
     Conversation,
@@ -200,6 +201,20 @@ async def test_a_redelivered_message_is_drafted_once(core: Taskra) -> None:
     await drain(core)
     await drain(core)
     assert len(await drafts(core)) == 1
+
+
+async def test_a_draft_job_run_again_after_its_commit_adds_nothing(core: Taskra) -> None:
+    """A draft job that runs again once its draft committed (say its worker died before
+    marking it done) finds the draft and stops; only a regenerate drafts the message again."""
+    store = await store_id(core)
+    message = await receive(core, "Skiddaw sizing?")
+    await drain(core)
+    assert len(await drafts(core)) == 1
+    for payload, expected in (({}, 1), ({"regenerate": True}, 2)):
+        job = Job(0, "draft", payload, 1, 1, store, "test", AS_OF, None)
+        async with core.db.transaction() as session:
+            await core.drafting.draft_message(session, job, store, message)
+        assert len(await drafts(core)) == expected
 
 
 async def test_escalating_message_marks_draft_and_conversation(core: Taskra) -> None:
