@@ -12,6 +12,7 @@ can never carry search syntax into FTS5 or ``to_tsquery``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -330,7 +331,7 @@ def build_query(message: str) -> Query:
 
 
 def _pairs(sentence: list[str]) -> list[str]:
-    meaningful = [bool(meaningful_words(word)) for word in sentence]
+    meaningful = [_meaningful(word) for word in sentence]
     return [
         f"{first} {second}"
         for i, (first, second) in enumerate(itertools.pairwise(sentence))
@@ -339,6 +340,12 @@ def _pairs(sentence: list[str]) -> list[str]:
         and first != second
         and not (first.isdigit() and second.isdigit())  # "7.5" is one size, not a pair
     ]
+
+
+@functools.lru_cache(maxsize=8192)
+def _meaningful(word: str) -> bool:
+    # Asked for every word of every sentence; words repeat across messages.
+    return bool(meaningful_words(word))
 
 
 def naive_query(message: str) -> Query:
