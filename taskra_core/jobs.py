@@ -36,7 +36,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert
 
 from taskra_core.bulk import BulkInsert
 from taskra_core.clock import Clock
@@ -205,27 +204,16 @@ class JobQueue:
         and the result is empty."""
         if not jobs:
             return []
-        stmt, rows = self.insert_many(kind, jobs)
-        await session.execute(stmt, rows)
+        rows = self._rows(kind, jobs, self.clock.now())
+        await session.run_sync(lambda sync: _BULK_INSERT.execute(sync.connection(), rows))
         event.listen(session.sync_session, "after_commit", self._wake, once=True)
         if not return_ids:
             return []
+        # Ids are read back by key, which also finds jobs that existed already.
         keys = [key for _payload, _store, key in jobs]
         found = select(T.c.id, T.c.idempotency_key).where(T.c.idempotency_key.in_(keys))
         ids = {key: job_id for job_id, key in (await session.execute(found)).all()}
         return [int(ids[key]) for _payload, _store, key in jobs]
-
-    def insert_many(
-        self, kind: str, jobs: Sequence[tuple[dict[str, Any], int | None, str]]
-    ) -> tuple[Insert, list[dict[str, Any]]]:
-        """The statement and parameter rows that add ``jobs`` (as :meth:`enqueue_many`)."""
-        now = self.clock.now()
-        rows = [dict(zip(NEW_JOB_COLUMNS, row, strict=True)) for row in self._rows(kind, jobs, now)]
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        # executemany without RETURNING is one driver call; with RETURNING (or as one
-        # multi-row VALUES statement) SQLAlchemy spends far longer per row. Ids are read
-        # back by key, which also finds jobs that existed already.
-        return insert(T).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows
 
     def add_many(
         self, conn: Connection, kind: str, jobs: Sequence[tuple[dict[str, Any], int | None, str]]

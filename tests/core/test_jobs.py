@@ -114,6 +114,25 @@ async def test_idempotency_key_returns_the_existing_job(core: Taskra) -> None:
     assert (await core.jobs.counts())["queued"] == 1
 
 
+async def test_enqueue_many_returns_ids_in_order_and_reuses_taken_keys(core: Taskra) -> None:
+    """A batch returns one id per job, in order; a key already taken (before or within the
+    batch) gives the existing job's id; a rolled-back batch leaves nothing."""
+    existing = await _enqueue(core, "count", idempotency_key="k:a")
+    async with core.db.transaction() as session:
+        ids = await core.jobs.enqueue_many(
+            session, "count", [({"n": 1}, 1, "k:a"), ({"n": 2}, 1, "k:b"), ({"n": 3}, None, "k:b")]
+        )
+    assert ids[0] == existing
+    assert ids[1] == ids[2] != existing
+    assert (await _job(core, ids[1])).payload == {"n": 2}
+    assert (await core.jobs.counts())["queued"] == 2
+    with pytest.raises(RuntimeError):
+        async with core.db.transaction() as session:
+            await core.jobs.enqueue_many(session, "count", [({}, None, "k:c")], return_ids=False)
+            raise RuntimeError("caller failed")
+    assert (await core.jobs.counts())["queued"] == 2
+
+
 async def test_payload_must_be_json(core: Taskra) -> None:
     """A payload that cannot be stored as JSON is refused and nothing is enqueued."""
     with pytest.raises(InvalidInput, match="JSON"):
