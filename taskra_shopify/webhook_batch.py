@@ -177,11 +177,12 @@ class ReceiptBatcher:
             stores = known | found
             rows, queued = [], []
             for item in unique:
-                row = _receipt_row(item, stores.get(item.shop), item.topic in topics)
-                rows.append(row)
-                if row[_STATUS] == "queued":
+                store_id = stores.get(item.shop)
+                status = _status(item, item.topic in topics)
+                rows.append(_receipt_row(item, store_id, status))
+                if status == "queued":
                     queued.append(
-                        ({"webhook_id": item.webhook_id}, row[0], job_key(item.webhook_id))
+                        ({"webhook_id": item.webhook_id}, store_id, job_key(item.webhook_id))
                     )
             # No conflict target: a row that collides on either unique key is a duplicate.
             # Without RETURNING, so the batch is one driver call.
@@ -217,11 +218,10 @@ _RECEIPT_COLUMNS = (
     "error",
     "payload",
 )
-_STATUS = _RECEIPT_COLUMNS.index("status")
 _RECEIPTS = BulkInsert(R, _RECEIPT_COLUMNS)
 
 
-def _receipt_row(item: Incoming, store_id: int | None, handled: bool) -> tuple[Any, ...]:
+def _receipt_row(item: Incoming, store_id: int | None, status: str) -> tuple[Any, ...]:
     """A receipt's values in ``_RECEIPT_COLUMNS`` order."""
     return (
         store_id,
@@ -233,7 +233,7 @@ def _receipt_row(item: Incoming, store_id: int | None, handled: bool) -> tuple[A
         item.api_version,
         item.triggered_at,
         item.received_at,
-        _status(item, handled),
+        status,
         item.error,
         item.payload,
     )
