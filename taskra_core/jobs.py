@@ -24,6 +24,7 @@ State machine::
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, bindparam, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -66,6 +67,18 @@ NEW_JOB_COLUMNS = (
     "updated_at",
 )
 _BULK_INSERT = BulkInsert(T, NEW_JOB_COLUMNS, conflict_target=["idempotency_key"])
+_BY_KEY = select(T.c.id).where(T.c.idempotency_key == bindparam("key"))
+
+
+@functools.cache
+def _insert_one(dialect: str, *, keyed: bool) -> Any:
+    """The one-job insert of :meth:`JobQueue.enqueue`, built once per dialect (building it
+    anew cost as much as running it); a ``keyed`` job yields to one with its key."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(T)
+    if keyed:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return stmt.returning(T.c.id)
 
 
 @dataclass(frozen=True)
@@ -178,14 +191,10 @@ class JobQueue:
             "created_at": now,
             "updated_at": now,
         }
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        stmt = insert(T).values(**values)
-        if idempotency_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
-        job_id = (await session.execute(stmt.returning(T.c.id))).scalar_one_or_none()
+        stmt = _insert_one(self.db.dialect, keyed=idempotency_key is not None)
+        job_id = (await session.execute(stmt, values)).scalar_one_or_none()
         if job_id is None:
-            existing = select(T.c.id).where(T.c.idempotency_key == idempotency_key)
-            job_id = (await session.execute(existing)).scalar_one()
+            job_id = (await session.execute(_BY_KEY, {"key": idempotency_key})).scalar_one()
         event.listen(session.sync_session, "after_commit", self._wake, once=True)
         return int(job_id)
 

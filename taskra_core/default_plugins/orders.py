@@ -6,16 +6,17 @@ order wins when the results are merged by order name.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlmodel import col
 
 from taskra_core.hookspecs import hookimpl
 from taskra_core.models import Order
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql.elements import ColumnElement
+    from sqlalchemy.sql import Select
 
     from taskra_core.app import Taskra
     from taskra_core.models import Store
@@ -40,23 +41,37 @@ async def find_orders(
     before acting. ``None`` when the store has no stored orders at all (so "nothing here"
     is told apart from "no match").
     """
-    conditions: list[ColumnElement[bool]] = []
+    params: dict[str, Any] = {"store_id": store.id}
     if email and email.strip():
-        conditions.append(col(Order.email) == email.strip().lower())
+        params["email"] = email.strip().lower()
     if name and (names := order_name_variants(name)):
-        conditions.append(col(Order.name).in_(names))
+        params["names"] = names
     async with taskra.db.session() as session:
-        if conditions:
-            query = (
-                select(col(Order.data))
-                .where(col(Order.store_id) == store.id, or_(*conditions))
-                .order_by(col(Order.placed_at).desc().nulls_last(), col(Order.id).desc())
-                .limit(MAX_ORDERS)
-            )
-            found = [dict(data) for data in await session.scalars(query)]
+        if len(params) > 1:
+            query = _matching("email" in params, "names" in params)
+            found = [dict(data) for data in await session.scalars(query, params)]
             if found:
                 return found  # the store has orders: no need to ask (one query on the draft path)
-        any_order = select(col(Order.id)).where(col(Order.store_id) == store.id).limit(1)
-        if (await session.execute(any_order)).first() is None:
+        if (await session.execute(_ANY_ORDER, {"store_id": store.id})).first() is None:
             return None
         return []
+
+
+# Built once, with bound parameters: on the draft path, building a statement cost about as
+# much as running it.
+_ANY_ORDER = select(col(Order.id)).where(col(Order.store_id) == bindparam("store_id")).limit(1)
+
+
+@functools.cache
+def _matching(by_email: bool, by_name: bool) -> Select[tuple[Any]]:
+    conditions = []
+    if by_email:
+        conditions.append(col(Order.email) == bindparam("email"))
+    if by_name:
+        conditions.append(col(Order.name).in_(bindparam("names", expanding=True)))
+    return (
+        select(col(Order.data))
+        .where(col(Order.store_id) == bindparam("store_id"), or_(*conditions))
+        .order_by(col(Order.placed_at).desc().nulls_last(), col(Order.id).desc())
+        .limit(MAX_ORDERS)
+    )

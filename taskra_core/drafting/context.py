@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,6 +27,54 @@ RETRIEVED = 5
 SOURCE_CHARS = 1_600
 # Policies and FAQs are in the cached store profile already; retrieval adds the rest.
 PROFILE_KINDS = ("policy", "faq")
+
+# The draft path's statements, built once with bound parameters: building a select and
+# its cache key anew cost about as much as running it (bench/draft.py).
+_PROFILE_VERSION = select(func.count(), func.max(col(KnowledgeItem.updated_at))).where(
+    col(KnowledgeItem.store_id) == bindparam("store_id"),
+    col(KnowledgeItem.kind).in_(PROFILE_KINDS),
+)
+# The message, what it belongs to, and whether it has a draft, in one statement.
+_MESSAGE = (
+    select(
+        Message,
+        Conversation,
+        Customer,
+        Store,
+        select(col(Draft.id))
+        .where(
+            col(Draft.store_id) == bindparam("store_id"),
+            col(Draft.message_id) == col(Message.id),
+        )
+        .exists(),
+    )
+    .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+    .join(Customer, col(Customer.id) == col(Conversation.customer_id))
+    .join(Store, col(Store.id) == col(Message.store_id))
+    .where(
+        col(Message.id) == bindparam("message_id"), col(Message.store_id) == bindparam("store_id")
+    )
+)
+_HISTORY = (
+    select(col(Message.author), col(Message.text))
+    .where(
+        col(Message.store_id) == bindparam("store_id"),
+        col(Message.conversation_id) == bindparam("conversation_id"),
+        col(Message.id) < bindparam("message_id"),
+        col(Message.direction) != "note",  # internal notes never reach the customer
+    )
+    .order_by(col(Message.id).desc())
+    .limit(HISTORY_TURNS)
+)
+_DOCUMENTS = select(
+    col(KnowledgeItem.source_id),
+    col(KnowledgeItem.kind),
+    col(KnowledgeItem.title),
+    col(KnowledgeItem.body),
+).where(
+    col(KnowledgeItem.store_id) == bindparam("store_id"),
+    col(KnowledgeItem.source_id).in_(bindparam("wanted", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -100,14 +148,7 @@ class ProfileCache:
 
     async def get(self, session: AsyncSession, store: Store) -> StoreProfile:
         assert store.id is not None
-        count, newest = (
-            await session.execute(
-                select(func.count(), func.max(col(KnowledgeItem.updated_at))).where(
-                    col(KnowledgeItem.store_id) == store.id,
-                    col(KnowledgeItem.kind).in_(PROFILE_KINDS),
-                )
-            )
-        ).one()
+        count, newest = (await session.execute(_PROFILE_VERSION, {"store_id": store.id})).one()
         settings = store.settings or {}
         key = (count, newest, store.name, store.domain, store.currency, settings.get("brand_voice"))
         entry = self._entries.get(store.id)
@@ -130,38 +171,15 @@ async def load_message(session: AsyncSession, store_id: int, message_id: int) ->
     """The inbound message ``message_id`` of store ``store_id``, with its conversation."""
     # One statement for the message, what it belongs to and whether it has a draft: every
     # round trip counts on the draft path (see bench/draft.py).
-    drafted = (
-        select(col(Draft.id))
-        .where(col(Draft.store_id) == store_id, col(Draft.message_id) == col(Message.id))
-        .exists()
-    )
-    row = (
-        await session.execute(
-            select(Message, Conversation, Customer, Store, drafted)
-            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-            .join(Customer, col(Customer.id) == col(Conversation.customer_id))
-            .join(Store, col(Store.id) == col(Message.store_id))
-            .where(col(Message.id) == message_id, col(Message.store_id) == store_id)
-        )
-    ).first()
+    params: dict[str, Any] = {"store_id": store_id, "message_id": message_id}
+    row = (await session.execute(_MESSAGE, params)).first()
     if row is None:
         raise NotFound(f"No message {message_id} in this store.")
     message, conversation, customer, store, has_draft = row
     if message.direction != "inbound":
         raise InvalidInput(f"Message {message_id} is not from a customer; nothing to reply to.")
-    earlier = (
-        await session.execute(
-            select(col(Message.author), col(Message.text))
-            .where(
-                col(Message.store_id) == store_id,
-                col(Message.conversation_id) == conversation.id,
-                col(Message.id) < message_id,
-                col(Message.direction) != "note",  # internal notes never reach the customer
-            )
-            .order_by(col(Message.id).desc())
-            .limit(HISTORY_TURNS)
-        )
-    ).all()
+    params["conversation_id"] = conversation.id
+    earlier = (await session.execute(_HISTORY, params)).all()
     history = tuple(Turn(author=m.author, text=m.text[:HISTORY_CHARS]) for m in reversed(earlier))
     return MessageContext(store, message, conversation, customer, history, bool(has_draft))
 
@@ -210,19 +228,7 @@ async def retrieve(
     if not hits:
         return ()
     wanted = [h.candidate.source_id for h in hits]
-    rows = (
-        await session.execute(
-            select(
-                col(KnowledgeItem.source_id),
-                col(KnowledgeItem.kind),
-                col(KnowledgeItem.title),
-                col(KnowledgeItem.body),
-            ).where(
-                col(KnowledgeItem.store_id) == store.id,
-                col(KnowledgeItem.source_id).in_(wanted),
-            )
-        )
-    ).all()
+    rows = (await session.execute(_DOCUMENTS, {"store_id": store.id, "wanted": wanted})).all()
     found = {
         r.source_id: Source(
             r.source_id,

@@ -12,11 +12,12 @@ no person has taken the conversation over by answering it or having it assigned)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,15 +107,18 @@ USAGE_COUNTERS = (
     "output_tokens",
     "cost_micros",
 )
+# Built once: on the draft path, building a statement cost about as much as running it.
+_COUNTERS = select(*(col(getattr(Usage, name)) for name in USAGE_COUNTERS)).where(
+    col(Usage.store_id) == bindparam("store_id"), col(Usage.period) == bindparam("period")
+)
 
 
 async def usage_counters(session: AsyncSession, store_id: int, period: str) -> dict[str, int]:
     """A store's ``USAGE_COUNTERS`` for ``period`` (``YYYY-MM``); zeros for a month with no
     drafts."""
-    row = await session.scalar(
-        select(Usage).where(col(Usage.store_id) == store_id, col(Usage.period) == period)
-    )
-    return {name: int(getattr(row, name)) if row else 0 for name in USAGE_COUNTERS}
+    params = {"store_id": store_id, "period": period}
+    row = (await session.execute(_COUNTERS, params)).first()
+    return {name: int(row[i]) if row else 0 for i, name in enumerate(USAGE_COUNTERS)}
 
 
 async def usage_in(session: AsyncSession, store_id: int, period: str) -> dict[str, Any]:
@@ -160,7 +164,6 @@ async def record_usage(
     """Add one draft's usage to the store's month, atomically (an upsert, not read-then-write,
     so concurrent drafts cannot lose each other's counts). Returns the month's AI replies
     after this one: its exact place in the period, which billing meters by."""
-    table = Usage.__table__  # type: ignore[attr-defined]
     values = {
         "store_id": store_id,
         "period": period_of(now),
@@ -173,11 +176,20 @@ async def record_usage(
         "cost_micros": cost_micros,
         "updated_at": now,
     }
+    return int((await session.execute(_usage_upsert(dialect), values)).scalar_one())
+
+
+@functools.cache
+def _usage_upsert(dialect: str) -> Any:
+    """The upsert of :func:`record_usage` for ``dialect``, built once: each counter adds the
+    new row's value to the stored one."""
+    table = Usage.__table__  # type: ignore[attr-defined]
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values)
-    counters = [k for k in values if k not in ("store_id", "period", "updated_at")]
-    upsert = stmt.on_conflict_do_update(
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
         index_elements=["store_id", "period"],
-        set_={**{k: table.c[k] + stmt.excluded[k] for k in counters}, "updated_at": now},
+        set_={
+            **{name: table.c[name] + stmt.excluded[name] for name in USAGE_COUNTERS},
+            "updated_at": stmt.excluded.updated_at,
+        },
     ).returning(table.c.ai_replies)
-    return int((await session.execute(upsert)).scalar_one())

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -66,6 +66,13 @@ PRIVACY_DUE_DAYS = 30
 OPEN_STATES = ("drafted", "escalated")
 _ERASURE = re.compile(
     r"\b(delete|erase|remove|forget|wipe|borr[ae]|elimin|suppr|effac|oubli)", re.IGNORECASE
+)
+# A drafted conversation's targeted UPDATE, built once; the columns it sets are the keys of
+# the parameters it is run with. On the core table: no ORM synchronization to do.
+_CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
+_TOUCH_CONVERSATION = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.id == bindparam("where_id"),
+    _CONVERSATIONS.c.store_id == bindparam("where_store"),
 )
 
 
@@ -226,14 +233,8 @@ class Drafting:
             changes["escalated"] = True
         if draft.state == "escalated":
             changes["priority"] = "high"
-        await session.execute(
-            update(Conversation)
-            .where(
-                col(Conversation.id) == ctx.conversation.id,
-                col(Conversation.store_id) == store_id,
-            )
-            .values(**changes)
-        )
+        where = {"where_id": ctx.conversation.id, "where_store": store_id}
+        await session.execute(_TOUCH_CONVERSATION, {**where, **changes})
         await session.flush()
         assert draft.id is not None
         if reply_number:
