@@ -91,22 +91,28 @@ class _Needle:
     weight: float
     number: bool
 
-    def count(self, field: str) -> int:
-        if self.text not in field:
-            return 0
+    def positions(self, text: str) -> Iterator[int]:
+        """Where each match in ``text`` starts (at the space before it), in order.
+
+        A whole needle's matches do not overlap, as ``str.count`` counts them; a stem's match
+        ends at a space that may open the next one.
+        """
         if self.parts is None:
-            return field.count(self.text)
+            step = len(self.text)
+            position = text.find(self.text)
+            while position != -1:
+                yield position
+                position = text.find(self.text, position + step)
+            return
         first = " " + self.parts[0][0]
-        found = 0
-        position = field.find(first)
+        position = text.find(first)
         while position != -1:
-            end = self._match(field, position)
+            end = self._match(text, position)
             if end is None:
-                position = field.find(first, position + 1)
+                position = text.find(first, position + 1)
             else:
-                found += 1
-                position = field.find(first, end)
-        return found
+                yield position
+                position = text.find(first, end)
 
     def _match(self, field: str, position: int) -> int | None:
         """Where a match starting at ``position`` ends (before its closing space), or None."""
@@ -218,21 +224,31 @@ def _gains(query: Query, candidates: Sequence[Candidate]) -> list[dict[int, floa
     features = [_needles(c, TOPIC_WEIGHT if c.topic else 1.0) for c in query.concepts]
     features += [[_needle(pair, PAIR_WEIGHT)] for pair in query.pairs]
     gains: list[dict[int, float]] = [{} for _ in candidates]
-    # All candidates in one string: one find() per needle skips those without it.
+    # All candidates in one string, each as its title, keywords and text one after another:
+    # each needle walks it once, and a match's place says whose and which field it is in.
     blob = "\x00".join(f[3] for f in fields)
     starts = list(itertools.accumulate((len(f[3]) + 1 for f in fields[:-1]), initial=0))
+    keywords_at = [start + len(f[0]) for start, f in zip(starts, fields, strict=True)]
+    text_at = [at + len(f[1]) for at, f in zip(keywords_at, fields, strict=True)]
     for feature, needles in enumerate(features):
         # counts[i][field]: the best needle's weighted count in each field of candidate i
         counts: dict[int, list[float]] = {}
         for needle in needles:
-            for i in _containing(blob, starts, needle.text):
+            found: dict[int, list[float]] = {}
+            for position in needle.positions(blob):
+                i = bisect.bisect_right(starts, position) - 1
+                field = 0 if position < keywords_at[i] else 1 if position < text_at[i] else 2
+                tf = found.get(i)
+                if tf is None:
+                    tf = found[i] = [0.0, 0.0, 0.0]
+                tf[field] += 1.0
+            for i, tf in found.items():
                 row = counts.setdefault(i, [0.0, 0.0, 0.0])
-                title, keywords, text, _ = fields[i]
-                for field, value in enumerate((title, keywords, text)):
-                    tf = float(needle.count(value))
-                    if needle.number and field:
-                        tf *= NUMBER_OUTSIDE_TITLE_WEIGHT
-                    row[field] = max(row[field], needle.weight * tf)
+                if needle.number:
+                    tf[1] *= NUMBER_OUTSIDE_TITLE_WEIGHT
+                    tf[2] *= NUMBER_OUTSIDE_TITLE_WEIGHT
+                for field in range(3):
+                    row[field] = max(row[field], needle.weight * tf[field])
         counts = {i: row for i, row in counts.items() if any(row)}
         # Rarity per field among the candidates: a word in every product's small print can
         # still be rare in titles, and a title match on it then means something.
@@ -247,17 +263,6 @@ def _gains(query: Query, candidates: Sequence[Candidate]) -> list[dict[int, floa
                 if row[field]
             )
     return gains
-
-
-def _containing(blob: str, starts: list[int], needle: str) -> Iterator[int]:
-    """Indexes of the candidates whose text (joined in ``blob`` at ``starts``) has ``needle``."""
-    position = blob.find(needle)
-    while position != -1:
-        i = bisect.bisect_right(starts, position) - 1
-        yield i
-        if i + 1 == len(starts):
-            return
-        position = blob.find(needle, starts[i + 1])
 
 
 def _idf(total: int, df: int) -> float:

@@ -22,6 +22,7 @@ from taskra_core.knowledge import search as search_module
 from taskra_core.knowledge.cli import knowledge
 from taskra_core.knowledge.importer import import_store
 from taskra_core.knowledge.query import build_query, clean_message
+from taskra_core.knowledge.ranking import Candidate, rank
 from taskra_core.knowledge.search import SearchHit, optimize_index, selective_terms
 from taskra_core.knowledge.service import Knowledge, resolve_store_id
 from taskra_core.knowledge.term_counts import TermCounts
@@ -522,3 +523,15 @@ async def test_an_import_forgets_the_stores_term_counts(taskra: Taskra) -> None:
     taskra.knowledge.term_counts.remember(store_id, False, {"jacket": 3})
     await import_store(taskra, FELLANDFORD)
     assert taskra.knowledge.term_counts.known(store_id, ["jacket"]) == {}
+
+
+def test_a_phrase_of_stemmed_words_matches_in_order() -> None:
+    """The pair "walking poles" is matched by stem and ending, word after word: the title
+    saying "walking poles" beats the one with the same words apart (which would win a tie,
+    on its source id). It was once matched only where the first word had no ending."""
+    query = build_query("Do you have the walking poles?")
+    apart = Candidate("product:a-poles", "Poles for walking", "Light and strong.", "")
+    together = Candidate("product:b-poles", "Walking poles for", "Light and strong.", "")
+    ranked = rank(query, [apart, together], k=2)
+    assert [r.candidate.source_id for r in ranked] == ["product:b-poles", "product:a-poles"]
+    assert ranked[0].score > ranked[1].score
