@@ -68,6 +68,23 @@ NEW_JOB_COLUMNS = (
 )
 _BULK_INSERT = BulkInsert(T, NEW_JOB_COLUMNS, conflict_target=["idempotency_key"])
 _BY_KEY = select(T.c.id).where(T.c.idempotency_key == bindparam("key"))
+# Every job ends here: built once (building and keying it took longer than running it).
+# Fenced like ``JobQueue._fenced``: only the lease holder's attempt counts.
+_COMPLETE = (
+    update(T)
+    .where(
+        T.c.id == bindparam("job_id"),
+        T.c.lease_token == bindparam("token"),
+        T.c.state == "running",
+    )
+    .values(
+        state="done",
+        finished_at=bindparam("at"),
+        updated_at=bindparam("at"),
+        lease_until=None,
+        lease_token=None,
+    )
+)
 
 
 @functools.cache
@@ -330,12 +347,8 @@ class JobQueue:
     async def complete(self, session: AsyncSession, job: Job) -> None:
         """Mark ``job`` done inside the handler's transaction; raise :class:`LeaseLost` if
         another worker has taken it over (the caller then rolls everything back)."""
-        now = self.clock.now()
-        result = await session.execute(
-            self._fenced(job).values(
-                state="done", finished_at=now, updated_at=now, lease_until=None, lease_token=None
-            )
-        )
+        params = {"job_id": job.id, "token": job.lease_token, "at": self.clock.now()}
+        result = await session.execute(_COMPLETE, params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"Job {job.id} was taken over by another worker; result discarded.")
 

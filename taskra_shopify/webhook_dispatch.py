@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from taskra_core.errors import StartupError
 from taskra_core.models import WebhookReceipt
@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 WEBHOOK_JOB = "shopify.webhook"
 SOURCE = "shopify"
 R = WebhookReceipt.__table__  # type: ignore[attr-defined]
+# Built once, as each delivery's job runs them: building and keying a statement took
+# longer than running it. A receipt of an unknown shop has no store on either side.
+_RECEIPT = select(R).where(R.c.source == SOURCE, R.c.delivery_id == bindparam("webhook_id"))
+_RECEIPT_OF_STORE = _RECEIPT.where(R.c.store_id == bindparam("store_id"))
+_RECEIPT_OF_NO_STORE = _RECEIPT.where(R.c.store_id.is_(None))
+_HANDLED = (
+    update(R)
+    .where(R.c.id == bindparam("receipt_id"))
+    .values(status=bindparam("new_status"), processed_at=bindparam("at"), job_id=bindparam("by"))
+)
 
 
 class WebhookTopics:
@@ -87,10 +97,13 @@ async def run_webhook(ctx: JobContext) -> None:
     at most once."""
     store_id = ctx.job.store_id
     webhook_id = str(ctx.job.payload["webhook_id"])
-    query = select(R).where(R.c.source == SOURCE, R.c.delivery_id == webhook_id)
-    # Scoped to the job's store: a receipt of an unknown shop has no store on either side.
-    query = query.where(R.c.store_id.is_(None) if store_id is None else R.c.store_id == store_id)
-    row = (await ctx.session.execute(query)).mappings().first()
+    # Scoped to the job's store.
+    params: dict[str, Any] = {"webhook_id": webhook_id}
+    if store_id is None:
+        query = _RECEIPT_OF_NO_STORE
+    else:
+        query, params["store_id"] = _RECEIPT_OF_STORE, store_id
+    row = (await ctx.session.execute(query, params)).mappings().first()
     if row is None or row["status"] != "queued":
         return  # purged with its store, or handled by an earlier run of this job
     handler = topics_of(ctx.taskra).get(row["topic"])
@@ -100,11 +113,8 @@ async def run_webhook(ctx: JobContext) -> None:
         status = "ignored"
     else:
         await handler(ctx, delivery_of(row))
-    await ctx.session.execute(
-        update(R)
-        .where(R.c.id == row["id"])
-        .values(status=status, processed_at=ctx.taskra.clock.now(), job_id=ctx.job.id)
-    )
+    handled = {"receipt_id": row["id"], "new_status": status, "by": ctx.job.id}
+    await ctx.session.execute(_HANDLED, {**handled, "at": ctx.taskra.clock.now()})
     log.info(
         "shopify webhook handled",
         extra={"topic": row["topic"], "receipt_id": row["id"], "status": status},
