@@ -27,7 +27,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from taskra_core.knowledge.query import Concept, Query
@@ -91,28 +91,41 @@ class _Needle:
     weight: float
     number: bool
 
-    def positions(self, text: str) -> Iterator[int]:
+    def positions(self, text: str) -> list[int]:
         """Where each match in ``text`` starts (at the space before it), in order.
 
         A whole needle's matches do not overlap, as ``str.count`` counts them; a stem's match
-        ends at a space that may open the next one.
+        ends at a space that may open the next one. No match starts inside a word, so the
+        search for the next one resumes at the end of the word just looked at.
         """
+        found: list[int] = []
         if self.parts is None:
             step = len(self.text)
             position = text.find(self.text)
             while position != -1:
-                yield position
+                found.append(position)
                 position = text.find(self.text, position + step)
-            return
+            return found
         first = " " + self.parts[0][0]
         position = text.find(first)
+        if len(self.parts) == 1:  # most needles: one stem, then one of the endings
+            after = len(first)
+            while position != -1:
+                end = text.find(" ", position + after)
+                if end == -1:
+                    break
+                if text[position + after : end] in _ENDING_SET:
+                    found.append(position)
+                position = text.find(first, end)
+            return found
         while position != -1:
-            end = self._match(text, position)
-            if end is None:
+            closing = self._match(text, position)
+            if closing is None:
                 position = text.find(first, position + 1)
             else:
-                yield position
-                position = text.find(first, end)
+                found.append(position)
+                position = text.find(first, closing)
+        return found
 
     def _match(self, field: str, position: int) -> int | None:
         """Where a match starting at ``position`` ends (before its closing space), or None."""
