@@ -29,10 +29,12 @@ SOURCE_CHARS = 1_600
 PROFILE_KINDS = ("policy", "faq")
 
 # The draft path's statements, built once with bound parameters: building a select and
-# its cache key anew cost about as much as running it (bench/draft.py).
-_PROFILE_VERSION = select(func.count(), func.max(col(KnowledgeItem.updated_at))).where(
-    col(KnowledgeItem.store_id) == bindparam("store_id"),
-    col(KnowledgeItem.kind).in_(PROFILE_KINDS),
+# its cache key anew cost about as much as running it (bench/draft.py). Those that read
+# columns only are on the tables, which spares the ORM's result handling (40 µs each).
+_ITEMS = KnowledgeItem.__table__  # type: ignore[attr-defined]
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_PROFILE_VERSION = select(func.count(), func.max(_ITEMS.c.updated_at)).where(
+    _ITEMS.c.store_id == bindparam("store_id"), _ITEMS.c.kind.in_(PROFILE_KINDS)
 )
 # The message, what it belongs to, and whether it has a draft, in one statement.
 _MESSAGE = (
@@ -56,24 +58,19 @@ _MESSAGE = (
     )
 )
 _HISTORY = (
-    select(col(Message.author), col(Message.text))
+    select(_MESSAGES.c.author, _MESSAGES.c.text)
     .where(
-        col(Message.store_id) == bindparam("store_id"),
-        col(Message.conversation_id) == bindparam("conversation_id"),
-        col(Message.id) < bindparam("message_id"),
-        col(Message.direction) != "note",  # internal notes never reach the customer
+        _MESSAGES.c.store_id == bindparam("store_id"),
+        _MESSAGES.c.conversation_id == bindparam("conversation_id"),
+        _MESSAGES.c.id < bindparam("message_id"),
+        _MESSAGES.c.direction != "note",  # internal notes never reach the customer
     )
-    .order_by(col(Message.id).desc())
+    .order_by(_MESSAGES.c.id.desc())
     .limit(HISTORY_TURNS)
 )
-_DOCUMENTS = select(
-    col(KnowledgeItem.source_id),
-    col(KnowledgeItem.kind),
-    col(KnowledgeItem.title),
-    col(KnowledgeItem.body),
-).where(
-    col(KnowledgeItem.store_id) == bindparam("store_id"),
-    col(KnowledgeItem.source_id).in_(bindparam("wanted", expanding=True)),
+_DOCUMENTS = select(_ITEMS.c.source_id, _ITEMS.c.kind, _ITEMS.c.title, _ITEMS.c.body).where(
+    _ITEMS.c.store_id == bindparam("store_id"),
+    _ITEMS.c.source_id.in_(bindparam("wanted", expanding=True)),
 )
 
 

@@ -108,8 +108,10 @@ USAGE_COUNTERS = (
     "cost_micros",
 )
 # Built once: on the draft path, building a statement cost about as much as running it.
-_COUNTERS = select(*(col(getattr(Usage, name)) for name in USAGE_COUNTERS)).where(
-    col(Usage.store_id) == bindparam("store_id"), col(Usage.period) == bindparam("period")
+# On the table, not the model: the ORM's result handling is not needed for columns.
+_USAGE = Usage.__table__  # type: ignore[attr-defined]
+_COUNTERS = select(*(_USAGE.c[name] for name in USAGE_COUNTERS)).where(
+    _USAGE.c.store_id == bindparam("store_id"), _USAGE.c.period == bindparam("period")
 )
 
 
@@ -183,13 +185,12 @@ async def record_usage(
 def _usage_upsert(dialect: str) -> Any:
     """The upsert of :func:`record_usage` for ``dialect``, built once: each counter adds the
     new row's value to the stored one."""
-    table = Usage.__table__  # type: ignore[attr-defined]
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table)
+    stmt = insert(_USAGE)
     return stmt.on_conflict_do_update(
         index_elements=["store_id", "period"],
         set_={
-            **{name: table.c[name] + stmt.excluded[name] for name in USAGE_COUNTERS},
+            **{name: _USAGE.c[name] + stmt.excluded[name] for name in USAGE_COUNTERS},
             "updated_at": stmt.excluded.updated_at,
         },
-    ).returning(table.c.ai_replies)
+    ).returning(_USAGE.c.ai_replies)
