@@ -10,16 +10,25 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from taskra_core.drafting.orders import Sender
+from taskra_core.drafting.policy import USAGE_COUNTERS
 from taskra_core.drafting.types import Source, StoreProfile, Turn
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge.search import best_documents
 from taskra_core.knowledge.term_counts import TermCounts
-from taskra_core.models import Conversation, Customer, Draft, KnowledgeItem, Message, Store
+from taskra_core.models import (
+    Conversation,
+    Customer,
+    Draft,
+    KnowledgeItem,
+    Message,
+    Store,
+    Usage,
+)
 
 HISTORY_TURNS = 8
 HISTORY_CHARS = 1_500
@@ -35,6 +44,19 @@ _ITEMS = KnowledgeItem.__table__  # type: ignore[attr-defined]
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _PROFILE_VERSION = select(func.count(), func.max(_ITEMS.c.updated_at)).where(
     _ITEMS.c.store_id == bindparam("store_id"), _ITEMS.c.kind.in_(PROFILE_KINDS)
+)
+# The profile's version and the month's usage counters in one statement (one row, with
+# zeros for a month with no drafts yet): both are read before every draft.
+_USAGE = Usage.__table__  # type: ignore[attr-defined]
+_VERSION = _PROFILE_VERSION.subquery("version")
+_VERSION_AND_USAGE = select(
+    _VERSION,
+    *(func.coalesce(_USAGE.c[name], 0) for name in USAGE_COUNTERS),
+).select_from(
+    _VERSION.outerjoin(
+        _USAGE,
+        and_(_USAGE.c.store_id == bindparam("store_id"), _USAGE.c.period == bindparam("period")),
+    )
 )
 # The message, what it belongs to, and whether it has a draft, in one statement.
 _MESSAGE = (
@@ -143,9 +165,15 @@ class ProfileCache:
         self.size = size
         self._entries: OrderedDict[int, tuple[tuple[Any, ...], StoreProfile]] = OrderedDict()
 
-    async def get(self, session: AsyncSession, store: Store) -> StoreProfile:
+    async def get(
+        self, session: AsyncSession, store: Store, version: tuple[Any, ...] | None = None
+    ) -> StoreProfile:
+        """``store``'s profile; ``version`` is what :func:`profile_version_and_usage` read,
+        if the caller read it already."""
         assert store.id is not None
-        count, newest = (await session.execute(_PROFILE_VERSION, {"store_id": store.id})).one()
+        if version is None:
+            version = tuple((await session.execute(_PROFILE_VERSION, {"store_id": store.id})).one())
+        count, newest = version
         settings = store.settings or {}
         key = (count, newest, store.name, store.domain, store.currency, settings.get("brand_voice"))
         entry = self._entries.get(store.id)
@@ -157,6 +185,19 @@ class ProfileCache:
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return profile
+
+
+async def profile_version_and_usage(
+    session: AsyncSession, store_id: int, period: str
+) -> tuple[tuple[Any, ...], dict[str, int]]:
+    """What :meth:`ProfileCache.get` checks, and the store's ``USAGE_COUNTERS`` for
+    ``period`` (see :func:`~taskra_core.drafting.policy.usage_counters`), in one statement."""
+    row = (
+        await session.execute(_VERSION_AND_USAGE, {"store_id": store_id, "period": period})
+    ).one()
+    return (row[0], row[1]), {
+        name: int(value) for name, value in zip(USAGE_COUNTERS, row[2:], strict=True)
+    }
 
 
 def _answer(body: str, title: str) -> str:

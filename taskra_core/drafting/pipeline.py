@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from taskra_core.billing.usage import ALLOWANCE_EXHAUSTED, allowance_of
-from taskra_core.drafting.context import retrieve
+from taskra_core.drafting.context import profile_version_and_usage, retrieve
 from taskra_core.drafting.guardrails import EscalationReason, GuardrailContext, check_message
 from taskra_core.drafting.orders import ORDER_INTENTS, Sender, order_names, summary_total
-from taskra_core.drafting.policy import budget_of, period_of, refund_threshold, usage_counters
+from taskra_core.drafting.policy import budget_of, period_of, refund_threshold
 from taskra_core.drafting.pricing import usd
 from taskra_core.drafting.tools import ToolBox
 from taskra_core.drafting.types import DraftRequest, ModelReply, Turn
@@ -117,10 +117,11 @@ async def compose(
     settings = taskra.settings
     # One read session for the store's profile, budget and knowledge: fewer round trips.
     async with taskra.db.session() as session:
-        profile = await taskra.drafting.profiles.get(session, store)
-        # The budget and the plan's allowance read the same counters: one query for both.
+        # The profile's version, and the counters the budget and the plan's allowance read:
+        # one statement for all three.
         period = period_of(now)
-        used = await usage_counters(session, store.id, period)
+        version, used = await profile_version_and_usage(session, store.id, period)
+        profile = await taskra.drafting.profiles.get(session, store, version)
         budget = budget_of(store, settings, period, used["cost_micros"])
         allowance = allowance_of(store, taskra.billing.plans, now, period, used["ai_replies"])
         sources = await retrieve(

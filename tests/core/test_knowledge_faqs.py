@@ -14,6 +14,7 @@ from sqlmodel import col
 from taskra_core.app import Taskra
 from taskra_core.clock import ManualClock
 from taskra_core.demo import FELLANDFORD
+from taskra_core.drafting.context import profile_version_and_usage
 from taskra_core.drafting.types import StoreProfile
 from taskra_core.errors import InvalidInput, NotFound
 from taskra_core.knowledge.documents import policy_document
@@ -62,10 +63,13 @@ async def taskra(database_url: str, clock: ManualClock) -> AsyncIterator[Taskra]
 
 
 async def profile(taskra: Taskra, domain: str = SHOP) -> StoreProfile:
-    """The drafting profile through its cache, with the store row as drafting reads it."""
+    """The drafting profile through its cache, as a draft reads it: the store row, and the
+    profile's version read in one statement with the month's usage."""
     async with taskra.db.session() as session:
         store = await get_store(session, domain)
-        return await taskra.drafting.profiles.get(session, store)
+        assert store.id is not None
+        version, _ = await profile_version_and_usage(session, store.id, "2025-03")
+        return await taskra.drafting.profiles.get(session, store, version)
 
 
 async def rows(taskra: Taskra) -> list[tuple[object, ...]]:
