@@ -68,22 +68,19 @@ NEW_JOB_COLUMNS = (
 )
 _BULK_INSERT = BulkInsert(T, NEW_JOB_COLUMNS, conflict_target=["idempotency_key"])
 _BY_KEY = select(T.c.id).where(T.c.idempotency_key == bindparam("key"))
+# Only the holder of a running job's lease may change it: a worker whose lease expired and
+# was taken over changes nothing (see LeaseLost).
+_FENCE = and_(
+    T.c.id == bindparam("job_id"), T.c.lease_token == bindparam("token"), T.c.state == "running"
+)
+_FENCED = update(T).where(_FENCE)
 # Every job ends here: built once (building and keying it took longer than running it).
-# Fenced like ``JobQueue._fenced``: only the lease holder's attempt counts.
-_COMPLETE = (
-    update(T)
-    .where(
-        T.c.id == bindparam("job_id"),
-        T.c.lease_token == bindparam("token"),
-        T.c.state == "running",
-    )
-    .values(
-        state="done",
-        finished_at=bindparam("at"),
-        updated_at=bindparam("at"),
-        lease_until=None,
-        lease_token=None,
-    )
+_COMPLETE = _FENCED.values(
+    state="done",
+    finished_at=bindparam("at"),
+    updated_at=bindparam("at"),
+    lease_until=None,
+    lease_token=None,
 )
 
 
@@ -339,16 +336,15 @@ class JobQueue:
             idempotency_key=row["idempotency_key"],
         )
 
-    def _fenced(self, job: Job) -> Any:
-        return update(T).where(
-            T.c.id == job.id, T.c.lease_token == job.lease_token, T.c.state == "running"
-        )
+    @staticmethod
+    def _fence(job: Job) -> dict[str, Any]:
+        """The parameters of ``_FENCE`` for ``job``."""
+        return {"job_id": job.id, "token": job.lease_token}
 
     async def complete(self, session: AsyncSession, job: Job) -> None:
         """Mark ``job`` done inside the handler's transaction; raise :class:`LeaseLost` if
         another worker has taken it over (the caller then rolls everything back)."""
-        params = {"job_id": job.id, "token": job.lease_token, "at": self.clock.now()}
-        result = await session.execute(_COMPLETE, params)
+        result = await session.execute(_COMPLETE, {**self._fence(job), "at": self.clock.now()})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"Job {job.id} was taken over by another worker; result discarded.")
 
@@ -358,7 +354,7 @@ class JobQueue:
         now = self.clock.now()
         async with self.db.transaction() as session:
             result = await session.execute(
-                self._fenced(job).values(lease_until=now + timedelta(seconds=seconds))
+                _FENCED.values(lease_until=now + timedelta(seconds=seconds)), self._fence(job)
             )
         return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
@@ -384,7 +380,7 @@ class JobQueue:
         else:
             values["run_after"] = now + timedelta(seconds=max(retry_in, 0.0))
         async with self.db.transaction() as session:
-            result = await session.execute(self._fenced(job).values(**values))
+            result = await session.execute(_FENCED.values(**values), self._fence(job))
         return state if result.rowcount == 1 else ""  # type: ignore[attr-defined]
 
     async def release(self, job: Job) -> None:
@@ -392,7 +388,7 @@ class JobQueue:
         now = self.clock.now()
         async with self.db.transaction() as session:
             await session.execute(
-                self._fenced(job).values(
+                _FENCED.values(
                     state="queued",
                     attempts=T.c.attempts - 1,
                     run_after=now,
@@ -400,7 +396,8 @@ class JobQueue:
                     lease_token=None,
                     locked_by=None,
                     updated_at=now,
-                )
+                ),
+                self._fence(job),
             )
 
     # --- operating -----------------------------------------------------------------------
