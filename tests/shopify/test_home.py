@@ -12,7 +12,7 @@ from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -116,3 +116,22 @@ def test_html_without_a_shop_may_not_be_framed() -> None:
     assert html_response.headers["Content-Security-Policy"] == "frame-ancestors 'none';"
     assert "Content-Security-Policy" not in json_response.headers
     assert json_response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_webhook_answers_carry_no_browser_headers() -> None:
+    """Answers on /webhooks/ go to Shopify's and Stripe's servers, never to a browser, so
+    they carry no browser directives; a path beside them still does."""
+
+    async def ack(request: Request) -> Response:
+        return Response(status_code=200)
+
+    app = Starlette(
+        routes=[Route("/webhooks/shopify", ack, methods=["POST"]), Route("/webhooksx", ack)],
+        middleware=[Middleware(SecurityHeaders)],
+    )
+    with TestClient(app) as client:
+        webhook = client.post("/webhooks/shopify")
+        other = client.get("/webhooksx")
+    assert webhook.status_code == 200
+    assert not {"x-content-type-options", "referrer-policy"} & set(webhook.headers)
+    assert other.headers["X-Content-Type-Options"] == "nosniff"
