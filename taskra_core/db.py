@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +20,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,6 +33,7 @@ from sqlalchemy.types import DateTime, TypeDecorator
 
 from taskra_core import sqlite_driver
 from taskra_core.errors import DatabaseError
+from taskra_core.sqlite_writer import SqliteWriter
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # SQLite only: a synchronous engine and the one thread that uses it (run_transaction).
-        self._writer: tuple[Engine, ThreadPoolExecutor] | None = None
+        self._writer: SqliteWriter | None = None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -137,28 +137,16 @@ class Database:
         if writer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        engine, thread = writer
+        return await asyncio.get_running_loop().run_in_executor(writer.thread, writer.run, work)
 
-        def run() -> R:
-            with engine.begin() as conn:
-                return work(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(thread, run)
-
-    def _sqlite_writer(self) -> tuple[Engine, ThreadPoolExecutor] | None:
+    def _sqlite_writer(self) -> SqliteWriter | None:
         if self._writer is not None:
             return self._writer
         url = self.engine.url
         memory = not url.database or url.database == ":memory:" or url.query.get("mode") == "memory"
         if url.get_backend_name() != "sqlite" or memory:
             return None
-        engine = create_engine(
-            url.set(drivername="sqlite"),
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskra-sqlite-writer")
-        self._writer = (engine, thread)
+        self._writer = SqliteWriter(url, SQLITE_BUSY_TIMEOUT_MS, _sqlite_pragmas)
         return self._writer
 
     async def ping(self) -> None:
@@ -182,10 +170,9 @@ class Database:
 
     async def dispose(self) -> None:
         if self._writer is not None:
-            engine, thread = self._writer
-            self._writer = None
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-            thread.shutdown(wait=False)
+            writer, self._writer = self._writer, None
+            await asyncio.get_running_loop().run_in_executor(writer.thread, writer.dispose)
+            writer.thread.shutdown(wait=False)
         await self.engine.dispose()
 
 
