@@ -193,7 +193,9 @@ async def best_documents(
             params["newest"] = RANKED_PASSAGES[dialect] - 1
         sql = _SQLITE_NEWEST_SQL if only_common else _SQLITE_SQL
         rows = (await session.execute(sql, params)).all()
-    candidates = [Candidate(r.source_id, r.title, r.text, r.keywords) for r in rows]
+    # By position (both queries select the fields in Candidate's order): looking each up by
+    # name cost more than building the candidates.
+    candidates = [Candidate(*row) for row in rows]
     return rank(parsed, candidates, k)
 
 
