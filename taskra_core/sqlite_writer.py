@@ -50,8 +50,11 @@ class SqliteWriter:
             connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
         )
         event.listen(self.engine, "connect", on_connect)
-        event.listen(self.engine, "connect", _no_automatic_checkpoints)
-        self.wal = f"{url.database}-wal"
+        # The log's size is read from its file, so a database named by URI (``file:...``)
+        # keeps SQLite's automatic checkpoints.
+        self.wal = None if str(url.database).startswith("file:") else f"{url.database}-wal"
+        if self.wal is not None:
+            event.listen(self.engine, "connect", _no_automatic_checkpoints)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskra-sqlite-writer")
         self._checkpointer = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="taskra-sqlite-checkpoint"
@@ -66,6 +69,8 @@ class SqliteWriter:
         return result
 
     def _after_commit(self) -> None:
+        if self.wal is None:
+            return
         try:
             size = os.path.getsize(self.wal)
         except OSError:

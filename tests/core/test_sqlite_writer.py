@@ -73,3 +73,16 @@ async def test_other_connections_keep_automatic_checkpoints(tmp_path: Path) -> N
             assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 1000
     finally:
         await database.dispose()
+
+
+def test_a_database_named_by_uri_keeps_automatic_checkpoints(tmp_path: Path) -> None:
+    """The log's size is read from its file, which a ``file:`` URI does not name plainly:
+    such a database keeps SQLite's own checkpoints rather than none at all."""
+    url = make_url(f"sqlite:///file:{tmp_path}/uri.db?uri=true")
+    made = SqliteWriter(url, 5_000, _sqlite_pragmas)
+    try:
+        pragma = made.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+    finally:
+        made.dispose()
+    assert pragma == 1000
+    assert (tmp_path / "uri.db").exists()
