@@ -74,6 +74,35 @@ _FENCE = and_(
     T.c.id == bindparam("job_id"), T.c.lease_token == bindparam("token"), T.c.state == "running"
 )
 _FENCED = update(T).where(_FENCE)
+# Due jobs of the worker's kinds: queued and due, or running on a lease that lapsed. Built
+# once: building it for every claim took a third of the time a worker spent on a job that
+# does nothing, and a worker claims again each time one of its jobs ends.
+_DUE = (
+    select(T.c.id)
+    .where(
+        T.c.kind.in_(bindparam("kinds", expanding=True)),
+        or_(
+            and_(T.c.state == "queued", T.c.run_after <= bindparam("now")),
+            and_(T.c.state == "running", T.c.lease_until < bindparam("now")),
+        ),
+    )
+    .order_by(T.c.run_after, T.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(T)
+    .where(T.c.id.in_(_DUE.scalar_subquery()))
+    .values(
+        state="running",
+        attempts=T.c.attempts + 1,
+        lease_token=bindparam("token"),
+        locked_by=bindparam("worker_id"),
+        lease_until=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(T)
+)
 # Every job ends here: built once (building and keying it took longer than running it).
 _COMPLETE = _FENCED.values(
     state="done",
@@ -280,36 +309,16 @@ class JobQueue:
         if not kinds or limit < 1:
             return []
         now = self.clock.now()
-        token = uuid.uuid4().hex
-        due = (
-            select(T.c.id)
-            .where(
-                T.c.kind.in_(kinds),
-                or_(
-                    and_(T.c.state == "queued", T.c.run_after <= now),
-                    and_(T.c.state == "running", T.c.lease_until < now),
-                ),
-            )
-            .order_by(T.c.run_after, T.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        default_lease = timedelta(seconds=self.settings.job_lease_seconds)
-        stmt = (
-            update(T)
-            .where(T.c.id.in_(due.scalar_subquery()))
-            .values(
-                state="running",
-                attempts=T.c.attempts + 1,
-                lease_token=token,
-                locked_by=worker_id,
-                lease_until=now + default_lease,
-                updated_at=now,
-            )
-            .returning(T)
-        )
+        params = {
+            "kinds": list(kinds),
+            "now": now,
+            "limit": limit,
+            "token": uuid.uuid4().hex,
+            "worker_id": worker_id,
+            "lease_until": now + timedelta(seconds=self.settings.job_lease_seconds),
+        }
         async with self.db.transaction() as session:
-            rows = (await session.execute(stmt)).mappings().all()
+            rows = (await session.execute(_CLAIM, params)).mappings().all()
             jobs = [self._job(row) for row in rows]
             # Kinds with their own lease length get it in the same transaction.
             for job in jobs:
