@@ -8,7 +8,6 @@ Nothing here connects at import time.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -137,7 +136,7 @@ class Database:
         if writer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        return await asyncio.get_running_loop().run_in_executor(writer.thread, writer.run, work)
+        return await writer.transaction(work)
 
     def _sqlite_writer(self) -> SqliteWriter | None:
         if self._writer is not None:
@@ -171,8 +170,7 @@ class Database:
     async def dispose(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await asyncio.get_running_loop().run_in_executor(writer.thread, writer.dispose)
-            writer.thread.shutdown(wait=False)
+            await writer.close()
         await self.engine.dispose()
 
 

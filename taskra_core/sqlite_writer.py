@@ -16,6 +16,7 @@ checkpoints.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -55,11 +56,20 @@ class SqliteWriter:
         self.wal = None if str(url.database).startswith("file:") else f"{url.database}-wal"
         if self.wal is not None:
             event.listen(self.engine, "connect", _no_automatic_checkpoints)
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskra-sqlite-writer")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="taskra-sqlite-writer")
         self._checkpointer = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="taskra-sqlite-checkpoint"
         )
         self._checkpoint_due = threading.Event()
+
+    async def transaction(self, work: Callable[[Connection], R]) -> R:
+        """``work`` in one transaction on the writer thread: one trip from the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self.run, work)
+
+    async def close(self) -> None:
+        """Wait for a checkpoint under way, close the connections, end the threads."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.dispose)
+        self._thread.shutdown(wait=False)
 
     def run(self, work: Callable[[Connection], R]) -> R:
         """On the writer thread: ``work`` in one transaction, then a checkpoint if due."""
